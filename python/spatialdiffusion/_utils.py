@@ -1,0 +1,169 @@
+"""Shared plumbing: seeding, device choice, progress bars, provenance and argument checks.
+
+Every stochastic step of the package draws from generators seeded here, so one ``seed`` argument
+fixes a whole run; every result records :func:`package_versions` next to its parameters.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import random
+import time
+from contextlib import contextmanager
+from typing import Iterable, Iterator, TypeVar
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+T = TypeVar("T")
+
+_VERSIONED = ("spatialdiffusion", "torch", "numpy", "scipy", "scikit-learn", "scanpy", "anndata", "rpy2")
+
+
+def seed_everything(seed: int) -> np.random.Generator:
+    """Seed Python, NumPy and torch (CPU and CUDA) from ``seed``.
+
+    Parameters
+    ----------
+    seed
+        Non-negative integer seed.
+
+    Returns
+    -------
+    numpy.random.Generator
+        A NumPy generator seeded with ``seed`` for callers that prefer explicit generators.
+    """
+    seed = check_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+    return np.random.default_rng(seed)
+
+
+def check_seed(seed: object) -> int:
+    """Return ``seed`` as an int, or raise a clear error when it is not a non-negative integer."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) and not (
+        isinstance(seed, float) and float(seed).is_integer()
+    ):
+        raise TypeError(f"`seed` must be a non-negative integer, got {seed!r}.")
+    seed = int(seed)
+    if seed < 0:
+        raise ValueError(f"`seed` must be a non-negative integer, got {seed}.")
+    return seed
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """Pick the compute device: CUDA, then Apple MPS, then CPU when ``device='auto'``.
+
+    Parameters
+    ----------
+    device
+        ``"auto"``, or anything :class:`torch.device` accepts (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``).
+
+    Returns
+    -------
+    torch.device
+        The device to use.
+
+    Raises
+    ------
+    ValueError
+        If the device string is not understood or the requested accelerator is not available.
+    """
+    if isinstance(device, torch.device):
+        return device
+    if not isinstance(device, str):
+        raise TypeError(f"`device` must be a string such as 'auto', 'cpu' or 'cuda', got {device!r}.")
+    name = device.strip().lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError as err:
+        raise ValueError(f"`device`={device!r} is not a valid torch device; use 'auto', 'cpu', 'cuda' or 'mps'.") from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("`device`='cuda' was requested but CUDA is not available; use device='auto' or 'cpu'.")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError("`device`='mps' was requested but MPS is not available; use device='auto' or 'cpu'.")
+    return dev
+
+
+def torch_generator(seed: int, device: torch.device) -> torch.Generator:
+    """A torch generator on ``device`` seeded with ``seed`` (CPU generator for MPS)."""
+    gen_device = device if device.type == "cuda" else torch.device("cpu")
+    gen = torch.Generator(device=gen_device)
+    gen.manual_seed(check_seed(seed))
+    return gen
+
+
+def randn(shape: tuple[int, ...], generator: torch.Generator, device: torch.device, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Standard-normal noise drawn from ``generator`` and placed on ``device``.
+
+    Drawing on the generator's device and moving afterwards keeps CPU and MPS runs identical for a seed.
+    """
+    out = torch.randn(shape, generator=generator, device=generator.device, dtype=dtype)
+    return out.to(device)
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python and of the packages a result depends on (``"not installed"`` if absent)."""
+    versions = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def progress(iterable: Iterable[T], *, desc: str, verbose: bool, total: int | None = None) -> Iterator[T]:
+    """Wrap ``iterable`` in a tqdm bar labelled ``desc`` unless ``verbose`` is false."""
+    return iter(tqdm(iterable, desc=desc, total=total, disable=not verbose, leave=False, dynamic_ncols=True))
+
+
+class StageTimer:
+    """Collects wall-clock seconds per named pipeline stage.
+
+    Examples
+    --------
+    >>> timer = StageTimer()
+    >>> with timer("graph"):
+    ...     pass
+    >>> sorted(timer.seconds)
+    ['graph']
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
+
+    @property
+    def total(self) -> float:
+        """Sum of all stage times in seconds."""
+        return float(sum(self.seconds.values()))
+
+
+def check_positive_int(value: object, name: str, *, minimum: int = 1, maximum: int | None = None) -> int:
+    """Validate an integer argument, naming it in the error message."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"`{name}` must be an integer, got {value!r}.")
+    value = int(value)
+    if value < minimum or (maximum is not None and value > maximum):
+        upper = f" and at most {maximum}" if maximum is not None else ""
+        raise ValueError(f"`{name}` must be at least {minimum}{upper}, got {value}.")
+    return value
