@@ -1,0 +1,232 @@
+## The one place where R meets Python.
+##
+## Everything that crosses the boundary goes through the helpers in this file: Python discovery,
+## the delay-loaded engine modules, and the conversion of matrices (dense numeric matrices with
+## cells as rows go in; dense numeric arrays and plain lists come back, sparse results are rebuilt
+## in R). No other file calls reticulate.
+
+.bridge <- new.env(parent = emptyenv())
+
+.ENGINE_MODULES <- c(
+    engine = "spatialdiffusion",
+    diffusionst = "spatialdiffusion.methods.diffusionst",
+    spalstf = "spatialdiffusion.methods.spalstf",
+    cluster = "spatialdiffusion.cluster",
+    metrics = "spatialdiffusion.metrics"
+)
+
+.onLoad <- function(libname, pkgname) {
+    ## delay_load: nothing here starts Python. The first use of a module runs
+    ## .configurePython() (which picks the interpreter) and then imports it.
+    for (key in names(.ENGINE_MODULES)) {
+        .bridge[[key]] <- reticulate::import(
+            .ENGINE_MODULES[[key]],
+            delay_load = list(
+                before_load = .configurePython,
+                on_error = function(e) stop(.pythonProblem(conditionMessage(e)), call. = FALSE)
+            )
+        )
+    }
+    invisible()
+}
+
+.pythonExecutable <- function(dir) {
+    cand <- file.path(dir, c(".venv/bin/python", ".venv/Scripts/python.exe"))
+    cand <- cand[file.exists(cand)]
+    if (length(cand)) cand[[1L]] else NA_character_
+}
+
+#' Which Python interpreter SpatialDiffusion uses
+#'
+#' SpatialDiffusion runs its models in the Python engine `spatialdiffusion` (PyTorch). This
+#' function says which Python interpreter will be used, and why. The first match wins:
+#' 1. the R option `SpatialDiffusion.python` (e.g. `options(SpatialDiffusion.python = "/path/to/python")`);
+#' 2. the environment variable `SPATIALDIFFUSION_PYTHON`;
+#' 3. a project virtualenv `.venv/` in the working directory or one of its parents
+#'    (the layout of the SpatialDiffusion source repository after `make setup`);
+#' 4. the virtualenv created by [installSpatialDiffusion()] (default name `r-spatialdiffusion`).
+#'
+#' R can host only one Python per session: once Python has started (by this package or any other
+#' reticulate user), that interpreter is used and the settings above no longer matter.
+#'
+#' @return A list with `python` (path, or `NA` when nothing was found), `source` (which rule
+#'   matched) and `initialized` (whether Python already runs in this R session).
+#' @seealso [pythonAvailable()], [installSpatialDiffusion()]
+#' @examples
+#' spatialDiffusionPython()
+#' @export
+spatialDiffusionPython <- function() {
+    if (reticulate::py_available(initialize = FALSE)) {
+        cfg <- reticulate::py_config()
+        return(list(python = cfg$python, source = "already running in this R session",
+            initialized = TRUE))
+    }
+    .discoverPython()
+}
+
+## The discovery rules of spatialDiffusionPython(), ignoring a Python that already runs.
+.discoverPython <- function() {
+    opt <- getOption("SpatialDiffusion.python")
+    if (!is.null(opt) && nzchar(opt)) {
+        return(list(python = path.expand(opt), source = "option SpatialDiffusion.python",
+            initialized = FALSE))
+    }
+    env <- Sys.getenv("SPATIALDIFFUSION_PYTHON", "")
+    if (nzchar(env)) {
+        return(list(python = path.expand(env), source = "environment variable SPATIALDIFFUSION_PYTHON",
+            initialized = FALSE))
+    }
+    dir <- normalizePath(getwd(), mustWork = FALSE)
+    repeat {
+        py <- .pythonExecutable(dir)
+        if (!is.na(py)) {
+            return(list(python = py, source = paste0("project virtualenv ", file.path(dir, ".venv")),
+                initialized = FALSE))
+        }
+        parent <- dirname(dir)
+        if (identical(parent, dir)) break
+        dir <- parent
+    }
+    envname <- .defaultEnvname()
+    if (isTRUE(tryCatch(reticulate::virtualenv_exists(envname), error = function(e) FALSE))) {
+        return(list(python = reticulate::virtualenv_python(envname),
+            source = paste0("virtualenv '", envname, "' (installSpatialDiffusion())"),
+            initialized = FALSE))
+    }
+    list(python = NA_character_, source = "none found", initialized = FALSE)
+}
+
+.defaultEnvname <- function() "r-spatialdiffusion"
+
+.pythonProblem <- function(what) {
+    found <- spatialDiffusionPython()
+    paste0(
+        "SpatialDiffusion needs its Python engine, but ", what, "\n",
+        "  Python used: ", if (is.na(found$python)) "none" else found$python,
+        " (", found$source, ")\n",
+        "To fix it, do ONE of:\n",
+        "  * run SpatialDiffusion::installSpatialDiffusion() once (creates the virtualenv '",
+        .defaultEnvname(), "' with the engine), then restart R;\n",
+        "  * or point to a Python that has the engine installed (numpy < 2):\n",
+        "      Sys.setenv(SPATIALDIFFUSION_PYTHON = \"/path/to/.venv/bin/python\")  # before using the package,\n",
+        "      or options(SpatialDiffusion.python = \"/path/to/python\"), then restart R.\n",
+        "  (In the source repository, 'make setup' creates .venv/ with the engine.)"
+    )
+}
+
+## Point reticulate at the interpreter chosen by spatialDiffusionPython(), unless Python is running.
+.configurePython <- function() {
+    if (reticulate::py_available(initialize = FALSE)) return(invisible(TRUE))
+    found <- spatialDiffusionPython()
+    if (is.na(found$python)) {
+        stop(.pythonProblem("no Python interpreter was found."), call. = FALSE)
+    }
+    if (!file.exists(found$python)) {
+        stop(.pythonProblem(paste0("the interpreter '", found$python, "' does not exist.")),
+            call. = FALSE)
+    }
+    Sys.setenv(RETICULATE_PYTHON = found$python)
+    reticulate::use_python(found$python, required = TRUE)
+    invisible(TRUE)
+}
+
+## Check (once per session) that the engine can be imported and is usable from R.
+.checkEngine <- function() {
+    if (isTRUE(.bridge$ok)) return(invisible(TRUE))
+    if (!is.null(.bridge$problem)) stop(.bridge$problem, call. = FALSE)
+    problem <- tryCatch({
+        .configurePython()
+        if (!reticulate::py_module_available("spatialdiffusion")) {
+            "the Python module 'spatialdiffusion' cannot be imported."
+        } else {
+            np <- reticulate::import("numpy", convert = TRUE)
+            if (utils::compareVersion(as.character(np$`__version__`), "2.0") >= 0) {
+                paste0("numpy ", np$`__version__`, " is installed; reticulate ",
+                    utils::packageVersion("reticulate"), " needs numpy < 2.")
+            } else {
+                NULL
+            }
+        }
+    }, error = function(e) conditionMessage(e))
+    if (!is.null(problem)) {
+        msg <- if (grepl("SpatialDiffusion needs its Python engine", problem, fixed = TRUE)) {
+            problem
+        } else {
+            .pythonProblem(problem)
+        }
+        .bridge$problem <- msg
+        stop(msg, call. = FALSE)
+    }
+    .bridge$ok <- TRUE
+    invisible(TRUE)
+}
+
+#' Is the Python engine available?
+#'
+#' Checks, without an error, that a Python interpreter can be found (see
+#' [spatialDiffusionPython()]), that it has the `spatialdiffusion` engine and a numpy that
+#' reticulate can convert. This starts Python in the R session when it is not running yet.
+#' Use it to guard code that needs the engine, as the examples in this package do.
+#'
+#' @return `TRUE` or `FALSE`; when `FALSE`, the attribute `"reason"` says what to do.
+#' @seealso [installSpatialDiffusion()]
+#' @examples
+#' pythonAvailable()
+#' @export
+pythonAvailable <- function() {
+    res <- tryCatch(.checkEngine(), error = function(e) conditionMessage(e))
+    if (isTRUE(res)) return(TRUE)
+    structure(FALSE, reason = res)
+}
+
+## Access an engine module (after the availability check, so errors are clear).
+.py <- function(key) {
+    .checkEngine()
+    .bridge[[key]]
+}
+
+## ---- conversions --------------------------------------------------------------------------
+
+## A features x cells matrix (dense or sparse) -> dense double matrix with cells as rows.
+.cellsAsRows <- function(m) {
+    m <- t(as.matrix(m))
+    storage.mode(m) <- "double"
+    m
+}
+
+## Counts for the engine, cells as rows: a sparse matrix stays sparse (reticulate hands a
+## dgCMatrix to Python as a scipy CSC matrix), anything else becomes a dense double matrix.
+.countsForEngine <- function(m) {
+    if (methods::is(m, "sparseMatrix")) {
+        m <- methods::as(methods::as(Matrix::t(m), "CsparseMatrix"), "generalMatrix")
+        if (!methods::is(m, "dMatrix")) m <- methods::as(m, "dMatrix")
+        return(m)
+    }
+    .cellsAsRows(m)
+}
+
+## Dense numeric array coming back from Python -> R matrix (double).
+.asMatrix <- function(a) {
+    if (inherits(a, "python.builtin.object")) a <- reticulate::py_to_r(a)
+    if (inherits(a, "python.builtin.object")) {
+        stop("The Python engine returned an object that reticulate could not convert to an R ",
+            "array; is numpy < 2 installed in the engine's Python?", call. = FALSE)
+    }
+    m <- as.matrix(a)
+    storage.mode(m) <- "double"
+    m
+}
+
+## Python dict of floats/lists/strings -> R list (recursively plain values).
+.asList <- function(x) {
+    if (inherits(x, "python.builtin.object")) x <- reticulate::py_to_r(x)
+    if (is.list(x)) lapply(x, .asList) else x
+}
+
+## Run an engine function with arguments converted to numpy where needed.
+.callEngine <- function(key, fun, ...) {
+    mod <- .py(key)
+    f <- mod[[fun]]
+    res <- f(...)
+    res
+}

@@ -1,0 +1,90 @@
+#' Cross-validated evaluation of SpaLSTF
+#'
+#' The published SpaLSTF/stDiff protocol on genes measured in both data sets: the shared genes
+#' are split into `folds` folds; each fold is hidden from the spatial data, imputed from the
+#' reference and the remaining genes, and compared with the measured values. Per gene: Spearman
+#' correlation (SPCC), structural similarity (SSIM), RMSE and Jensen-Shannon divergence (JS); the
+#' summary adds clustering agreement (ARI, AMI, NMI, homogeneity) between clusters of the
+#' imputed and of the measured data.
+#'
+#' @inheritParams runSpaLSTF
+#' @param folds Number of cross-validation folds (at least 2).
+#' @param ... Further engine settings passed to
+#'   `spatialdiffusion.methods.spalstf.evaluate_spalstf_arrays()` (e.g. `epochs`).
+#' @return A [S4Vectors::DataFrame] with one row per gene and fold (`gene`, `fold`, `spcc`,
+#'   `ssim`, `rmse`, `js`; plus `sample` for several samples). Its `metadata()` holds `summary`
+#'   (named numeric vector; a list of them, one per sample, for several samples), `params`,
+#'   `timings` and `versions`.
+#' @seealso [runSpaLSTF()]
+#' @examples
+#' ex <- loadExampleOsmFISH()
+#' if (pythonAvailable()) {
+#'     res <- evaluateSpaLSTF(ex$spatial[, 1:300], ex$reference, folds = 2,
+#'         preset = "fast", verbose = FALSE)
+#'     S4Vectors::metadata(res)$summary
+#' }
+#' @include AllGenerics.R
+#' @name evaluateSpaLSTF
+#' @aliases evaluateSpaLSTF,ANY,ANY-method
+NULL
+
+#' @rdname evaluateSpaLSTF
+#' @export
+setMethod("evaluateSpaLSTF", c("ANY", "ANY"), function(x, reference, folds = 5, assay = NULL,
+    referenceAssay = NULL, coords = NULL, sampleId = "sample_id", preset = "auto",
+    device = "auto", seed = 0L, BPPARAM = BiocParallel::SerialParam(), verbose = TRUE, ...) {
+    st <- .spatialInput(x, assay, coords, sampleId, verbose, required = FALSE)
+    ref <- .referenceInput(reference, referenceAssay)
+    .genesToImpute(st$counts, ref$counts, rownames(st$counts)[toupper(rownames(st$counts)) %in%
+        toupper(rownames(ref$counts))])
+    shared <- rownames(st$counts)[toupper(rownames(st$counts)) %in% toupper(rownames(ref$counts))]
+    folds <- .checkWhole(folds, "folds", 2)
+    if (folds > length(shared)) {
+        stop("`folds` = ", folds, " is more than the ", length(shared), " genes shared by `x` ",
+            "and `reference`; use at most ", length(shared), " folds.", call. = FALSE)
+    }
+    preset <- .checkString(preset, "preset")
+    device <- .checkString(device, "device")
+    seed <- .checkSeed(seed)
+    verbose <- .checkFlag(verbose, "verbose")
+    groups <- .sampleGroups(ncol(st$counts), st$samples)
+    .checkEngine()
+    start <- proc.time()[["elapsed"]]
+    refMatrix <- .cellsAsRows(ref$counts)
+    runs <- BiocParallel::bplapply(names(groups), function(s) {
+        idx <- groups[[s]]
+        .say(verbose, "SpaLSTF evaluation", if (length(groups) > 1L) paste0(" [", s, "]"), ": ",
+            folds, "-fold cross-validation over ", length(shared), " shared genes, ",
+            length(idx), " cells (preset = \"", preset, "\", device = \"", device,
+            "\", seed = ", seed, ")...")
+        args <- c(list(st_counts = .cellsAsRows(st$counts[, idx, drop = FALSE]),
+            st_genes = rownames(st$counts), ref_counts = refMatrix,
+            ref_genes = rownames(ref$counts),
+            st_coords = if (!is.null(st$coords)) unname(st$coords[idx, , drop = FALSE]),
+            n_folds = folds, preset = preset, device = device, seed = seed, verbose = verbose),
+            .engineOverrides(list(...)))
+        res <- do.call(.py("spalstf")$evaluate_spalstf_arrays, args)
+        perGene <- .asList(res[["per_gene"]])
+        df <- S4Vectors::DataFrame(lapply(perGene, function(v) unlist(v)))
+        list(perGene = df, summary = unlist(.asList(res[["summary"]])),
+            params = .asList(res[["params"]]), timings = .asList(res[["timings"]]),
+            versions = .asList(res[["versions"]]))
+    }, BPPARAM = BPPARAM)
+    names(runs) <- names(groups)
+    if (length(groups) > 1L) {
+        out <- do.call(rbind, lapply(names(runs), function(s) {
+            d <- runs[[s]]$perGene
+            d$sample <- rep(s, nrow(d))
+            d
+        }))
+        summary <- lapply(runs, `[[`, "summary")
+    } else {
+        out <- runs[[1]]$perGene
+        summary <- runs[[1]]$summary
+    }
+    S4Vectors::metadata(out) <- list(summary = summary, folds = folds, seed = seed,
+        preset = preset, device = device, sharedGenes = shared, params = runs[[1]]$params,
+        timings = c(runs[[1]]$timings, list(total = proc.time()[["elapsed"]] - start)),
+        versions = c(runs[[1]]$versions, .versionsR()))
+    out
+})

@@ -1,0 +1,341 @@
+## Input checks and object adapters shared by every verb. Each check names the argument, says what
+## was expected and how to fix it. Nothing here touches Python.
+
+.COORD_PAIRS <- list(
+    c("array_row", "array_col"),
+    c("row", "col"),
+    c("x", "y"),
+    c("imagerow", "imagecol"),
+    c("pxl_row_in_fullres", "pxl_col_in_fullres"),
+    c("x_coord", "y_coord")
+)
+
+.isSeurat <- function(x) inherits(x, "Seurat")
+
+.needSeurat <- function() {
+    if (!requireNamespace("SeuratObject", quietly = TRUE)) {
+        stop("Working with Seurat objects needs the 'SeuratObject' package; install it first.",
+            call. = FALSE)
+    }
+}
+
+## Turn whatever we found into a checked N x 2 double matrix.
+.checkCoordMatrix <- function(m, n, what, cells = NULL) {
+    m <- as.matrix(m)
+    if (!is.numeric(m)) {
+        stop("Spatial coordinates from ", what, " are not numeric.", call. = FALSE)
+    }
+    if (nrow(m) != n) {
+        stop("Spatial coordinates from ", what, " have ", nrow(m), " rows but the data has ", n,
+            " spots/cells.", call. = FALSE)
+    }
+    if (ncol(m) < 2L) {
+        stop("Spatial coordinates from ", what, " need 2 columns, found ", ncol(m), ".",
+            call. = FALSE)
+    }
+    m <- m[, seq_len(2L), drop = FALSE]
+    if (anyNA(m) || any(!is.finite(m))) {
+        stop("Spatial coordinates from ", what, " contain NA or infinite values; remove those ",
+            "spots or fix the coordinates.", call. = FALSE)
+    }
+    storage.mode(m) <- "double"
+    rownames(m) <- cells
+    m
+}
+
+## Coordinates from a data frame of per-cell annotations (colData / meta.data).
+.coordsFromColumns <- function(df, coords, n, where, cells) {
+    cn <- colnames(df)
+    if (!is.null(coords)) {
+        missingCols <- setdiff(coords, cn)
+        if (length(missingCols)) {
+            stop("`coords` names column(s) ", paste(sQuote(missingCols, FALSE), collapse = ", "),
+                " that ", where, " does not have; available columns: ",
+                paste(utils::head(cn, 30L), collapse = ", "), ".", call. = FALSE)
+        }
+        m <- as.matrix(as.data.frame(df)[, coords, drop = FALSE])
+        return(list(coords = .checkCoordMatrix(m, n, paste0(where, " columns ",
+            paste(coords, collapse = "/")), cells),
+            source = paste0(where, " columns ", paste(coords, collapse = "/"))))
+    }
+    for (pair in .COORD_PAIRS) {
+        if (all(pair %in% cn)) {
+            m <- as.matrix(as.data.frame(df)[, pair, drop = FALSE])
+            src <- paste0(where, " columns ", paste(pair, collapse = "/"))
+            return(list(coords = .checkCoordMatrix(m, n, src, cells), source = src))
+        }
+    }
+    NULL
+}
+
+.noCoordsError <- function(tried) {
+    stop("No spatial coordinates found. Looked in: ", paste(tried, collapse = "; "), ".\n",
+        "Fix: store them in one of these places, or pass `coords =` either the names of two ",
+        "columns holding them or an N x 2 numeric matrix.", call. = FALSE)
+}
+
+## Coordinates of a SingleCellExperiment / SpatialExperiment, along the documented fallback list.
+.coordsSCE <- function(x, coords = NULL, verbose = TRUE) {
+    n <- ncol(x)
+    cells <- colnames(x)
+    if (is.matrix(coords) || is.data.frame(coords)) {
+        return(list(coords = .checkCoordMatrix(coords, n, "the `coords` argument", cells),
+            source = "the `coords` argument"))
+    }
+    if (!is.null(coords)) {
+        if (!is.character(coords) || length(coords) != 2L) {
+            stop("`coords` must be NULL, two column names, or an N x 2 numeric matrix.",
+                call. = FALSE)
+        }
+        res <- .coordsFromColumns(SummarizedExperiment::colData(x), coords, n, "colData(x)", cells)
+        .say(verbose, "Using spatial coordinates from ", res$source, ".")
+        return(res)
+    }
+    tried <- character()
+    if (methods::is(x, "SpatialExperiment") && requireNamespace("SpatialExperiment", quietly = TRUE)) {
+        sc <- SpatialExperiment::spatialCoords(x)
+        if (!is.null(sc) && ncol(sc) >= 2L) {
+            res <- list(coords = .checkCoordMatrix(sc, n, "spatialCoords(x)", cells),
+                source = "spatialCoords(x)")
+            .say(verbose, "Using spatial coordinates from spatialCoords(x).")
+            return(res)
+        }
+        tried <- c(tried, paste0("spatialCoords(x) (", if (is.null(sc)) 0L else ncol(sc),
+            " columns)"))
+    }
+    if ("spatial" %in% SingleCellExperiment::reducedDimNames(x)) {
+        rd <- SingleCellExperiment::reducedDim(x, "spatial")
+        if (ncol(rd) >= 2L) {
+            res <- list(coords = .checkCoordMatrix(rd, n, "reducedDim(x, \"spatial\")", cells),
+                source = "reducedDim(x, \"spatial\")")
+            .say(verbose, "Using spatial coordinates from reducedDim(x, \"spatial\")",
+                if (length(tried)) paste0(" (", tried[1], " was empty)"), ".")
+            return(res)
+        }
+        tried <- c(tried, "reducedDim(x, \"spatial\") (fewer than 2 columns)")
+    } else {
+        tried <- c(tried, "reducedDim(x, \"spatial\") (absent)")
+    }
+    res <- .coordsFromColumns(SummarizedExperiment::colData(x), NULL, n, "colData(x)", cells)
+    if (!is.null(res)) {
+        .say(verbose, "Using spatial coordinates from ", res$source,
+            if (length(tried) > 1L || methods::is(x, "SpatialExperiment"))
+                paste0(" (not found in ", paste(tried, collapse = ", "), ")"), ".")
+        return(res)
+    }
+    .noCoordsError(c(tried, paste0("colData(x) columns ", paste(vapply(.COORD_PAIRS,
+        paste, "", collapse = "/"), collapse = ", "))))
+}
+
+## Coordinates of a Seurat object: GetTissueCoordinates() of its images, then meta.data columns.
+.coordsSeurat <- function(x, coords = NULL, verbose = TRUE) {
+    .needSeurat()
+    n <- ncol(x)
+    cells <- colnames(x)
+    md <- x[[]]
+    if (is.matrix(coords) || is.data.frame(coords)) {
+        return(list(coords = .checkCoordMatrix(coords, n, "the `coords` argument", cells),
+            source = "the `coords` argument"))
+    }
+    if (!is.null(coords)) {
+        if (!is.character(coords) || length(coords) != 2L) {
+            stop("`coords` must be NULL, two column names, or an N x 2 numeric matrix.",
+                call. = FALSE)
+        }
+        res <- .coordsFromColumns(md, coords, n, "the meta.data", cells)
+        .say(verbose, "Using spatial coordinates from ", res$source, ".")
+        return(res)
+    }
+    tried <- character()
+    images <- SeuratObject::Images(x)
+    if (length(images)) {
+        parts <- lapply(images, function(img) {
+            tc <- tryCatch(SeuratObject::GetTissueCoordinates(x, image = img),
+                error = function(e) NULL)
+            if (is.null(tc) || ncol(tc) < 2L) return(NULL)
+            num <- vapply(tc, is.numeric, TRUE)
+            tc <- tc[, num, drop = FALSE]
+            if (ncol(tc) < 2L) return(NULL)
+            as.matrix(tc[, seq_len(2L), drop = FALSE])
+        })
+        tc <- do.call(rbind, parts)
+        if (!is.null(tc) && all(cells %in% rownames(tc))) {
+            res <- list(coords = .checkCoordMatrix(tc[cells, , drop = FALSE], n,
+                "GetTissueCoordinates()", cells), source = "GetTissueCoordinates()")
+            .say(verbose, "Using spatial coordinates from GetTissueCoordinates() (image",
+                if (length(images) > 1L) "s", " ", paste(images, collapse = ", "), ").")
+            return(res)
+        }
+        tried <- c(tried, "GetTissueCoordinates() (images do not cover every cell)")
+    } else {
+        tried <- c(tried, "GetTissueCoordinates() (the object has no images)")
+    }
+    res <- .coordsFromColumns(md, NULL, n, "the meta.data", cells)
+    if (!is.null(res)) {
+        .say(verbose, "Using spatial coordinates from ", res$source, " (",
+            paste(tried, collapse = ", "), ").")
+        return(res)
+    }
+    .noCoordsError(c(tried, paste0("meta.data columns ", paste(vapply(.COORD_PAIRS,
+        paste, "", collapse = "/"), collapse = ", "))))
+}
+
+## Raw counts: checked to be non-negative whole numbers without NA.
+.checkCounts <- function(m, what, fix) {
+    if (!(is.matrix(m) || methods::is(m, "Matrix"))) {
+        m <- tryCatch(methods::as(m, "dgCMatrix"), error = function(e) as.matrix(m))
+    }
+    vals <- if (methods::is(m, "sparseMatrix")) {
+        methods::as(m, "CsparseMatrix")@x
+    } else {
+        as.vector(m)
+    }
+    if (!is.numeric(vals) && !is.logical(vals)) {
+        stop(what, " is not numeric. ", fix, call. = FALSE)
+    }
+    if (anyNA(vals)) stop(what, " contains NA values. ", fix, call. = FALSE)
+    if (length(vals) && any(vals < 0)) {
+        stop(what, " contains negative values, so it does not hold raw counts. ", fix,
+            call. = FALSE)
+    }
+    frac <- which(vals != round(vals))
+    if (length(frac)) {
+        stop(what, " does not hold raw counts: non-integer values were found (e.g. ",
+            signif(vals[frac[1]], 4), "). The methods need raw integer UMI counts. ", fix,
+            call. = FALSE)
+    }
+    if (nrow(m) == 0L || ncol(m) == 0L) stop(what, " is empty.", call. = FALSE)
+    m
+}
+
+.countsSCE <- function(x, assay, argName = "assay", objName = "x") {
+    if (!is.character(assay) || length(assay) != 1L) {
+        stop("`", argName, "` must be the name of one assay of `", objName, "`.", call. = FALSE)
+    }
+    an <- SummarizedExperiment::assayNames(x)
+    if (!assay %in% an) {
+        stop("`", argName, "` = \"", assay, "\" is not an assay of `", objName, "`; its assays are: ",
+            if (length(an)) paste(dQuote(an, FALSE), collapse = ", ") else "none",
+            ". Pass `", argName, " =` the assay that holds raw counts.", call. = FALSE)
+    }
+    m <- SummarizedExperiment::assay(x, assay, withDimnames = TRUE)
+    .checkCounts(m, paste0("Assay \"", assay, "\" of `", objName, "`"),
+        paste0("Pass `", argName, " =` the assay that holds raw integer counts (usually \"counts\")."))
+}
+
+.countsSeurat <- function(x, assay, argName = "assay", objName = "x") {
+    .needSeurat()
+    if (is.null(assay)) assay <- SeuratObject::DefaultAssay(x)
+    an <- SeuratObject::Assays(x)
+    if (!is.character(assay) || length(assay) != 1L || !assay %in% an) {
+        stop("`", argName, "` = \"", format(assay), "\" is not an assay of `", objName,
+            "`; its assays are: ", paste(dQuote(an, FALSE), collapse = ", "),
+            ". Pass `", argName, " =` the assay whose counts slot holds raw counts.", call. = FALSE)
+    }
+    m <- SeuratObject::GetAssayData(x, slot = "counts", assay = assay)
+    if (nrow(m) == 0L) {
+        stop("The counts slot of assay \"", assay, "\" of `", objName, "` is empty. Pass `",
+            argName, " =` an assay with raw counts.", call. = FALSE)
+    }
+    .checkCounts(m, paste0("The counts of assay \"", assay, "\" of `", objName, "`"),
+        paste0("Pass `", argName, " =` the Seurat assay whose counts slot holds raw counts."))
+}
+
+.checkNClusters <- function(nClusters, nSpots) {
+    ok <- is.numeric(nClusters) && length(nClusters) == 1L && !is.na(nClusters) &&
+        nClusters == round(nClusters) && nClusters >= 2 && nClusters < nSpots
+    if (!ok) {
+        stop("`nClusters` must be a single whole number from 2 to ", nSpots - 1L,
+            " (fewer than the ", nSpots, " spots of the smallest sample); got ",
+            paste(format(nClusters), collapse = ", "), ".", call. = FALSE)
+    }
+    as.integer(nClusters)
+}
+
+.checkWhole <- function(value, name, minimum = 1) {
+    ok <- is.numeric(value) && length(value) == 1L && !is.na(value) && value == round(value) &&
+        value >= minimum && value <= .Machine$integer.max
+    if (!ok) stop("`", name, "` must be a single whole number of at least ", minimum, "; got ",
+        paste(format(value), collapse = ", "), ".", call. = FALSE)
+    as.integer(value)
+}
+
+.checkSeed <- function(seed) {
+    ok <- is.numeric(seed) && length(seed) == 1L && !is.na(seed) && seed == round(seed) &&
+        seed >= 0 && seed <= .Machine$integer.max
+    if (!ok) stop("`seed` must be a single non-negative whole number; got ",
+        paste(format(seed), collapse = ", "), ".", call. = FALSE)
+    as.integer(seed)
+}
+
+.checkString <- function(value, name) {
+    if (!is.character(value) || length(value) != 1L || is.na(value) || !nzchar(value)) {
+        stop("`", name, "` must be a single non-empty string.", call. = FALSE)
+    }
+    value
+}
+
+.checkFlag <- function(value, name) {
+    if (!is.logical(value) || length(value) != 1L || is.na(value)) {
+        stop("`", name, "` must be TRUE or FALSE.", call. = FALSE)
+    }
+    value
+}
+
+.geneNames <- function(m, objName = "x") {
+    g <- rownames(m)
+    if (is.null(g)) stop("`", objName, "` has no gene names (rownames); set them first.", call. = FALSE)
+    if (anyDuplicated(g)) {
+        stop("`", objName, "` has duplicated gene names (e.g. ", g[anyDuplicated(g)],
+            "); make them unique first, e.g. with make.unique().", call. = FALSE)
+    }
+    g
+}
+
+## Sample labels: NULL for a single sample, else a character vector (one per cell).
+.sampleIds <- function(df, sampleId, n, defaultName = "sample_id") {
+    if (is.null(sampleId)) return(NULL)
+    if (length(sampleId) == n && n > 1L) return(as.character(sampleId))
+    if (!is.character(sampleId) || length(sampleId) != 1L) {
+        stop("`sampleId` must be NULL, a column name, or one sample label per spot.", call. = FALSE)
+    }
+    if (is.null(df) || !sampleId %in% colnames(df)) {
+        if (identical(sampleId, defaultName)) return(NULL)
+        stop("`sampleId` = \"", sampleId, "\" is not a column of the cell annotations.",
+            call. = FALSE)
+    }
+    s <- as.character(df[[sampleId]])
+    if (anyNA(s)) stop("Column \"", sampleId, "\" has NA sample labels.", call. = FALSE)
+    if (length(unique(s)) < 2L) return(NULL)
+    s
+}
+
+.say <- function(verbose, ...) if (isTRUE(verbose)) message(...)
+
+## Run `expr` with R's RNG seeded from `seed` (default RNG kinds, as a fresh R session, so a
+## Python-first run that seeds R through rpy2 gets the same numbers) and restore the caller's RNG
+## state afterwards: the package never leaves a trace in the user's random stream.
+.withSeed <- function(seed, expr) {
+    genv <- globalenv()
+    hadSeed <- exists(".Random.seed", envir = genv, inherits = FALSE)
+    oldSeed <- if (hadSeed) get(".Random.seed", envir = genv, inherits = FALSE)
+    oldKind <- RNGkind()
+    on.exit({
+        do.call(RNGkind, as.list(oldKind))
+        if (hadSeed) {
+            assign(".Random.seed", oldSeed, envir = genv)
+        } else if (exists(".Random.seed", envir = genv, inherits = FALSE)) {
+            rm(".Random.seed", envir = genv)
+        }
+    }, add = TRUE)
+    RNGkind("Mersenne-Twister", "Inversion", "Rejection")
+    set.seed(seed)
+    expr
+}
+
+.versionsR <- function() {
+    list(R = R.version.string,
+        SpatialDiffusion = as.character(utils::packageVersion("SpatialDiffusion")),
+        reticulate = as.character(utils::packageVersion("reticulate")),
+        mclust = as.character(utils::packageVersion("mclust")))
+}

@@ -1,0 +1,301 @@
+#' DiffusionST spatial domains
+#'
+#' Runs DiffusionST on spatial transcriptomics data: the Python engine denoises the raw counts
+#' (ZINB graph autoencoder), enhances the highly variable genes with a diffusion model and returns
+#' the PCA embedding of the enhanced data; the embedding is then clustered **in R** with
+#' `mclust::Mclust(embedding, G = nClusters, modelNames = "EEE")` seeded from `seed`, and the labels
+#' are refined by a majority vote over each spot's `refineNeighbors` nearest spots.
+#'
+#' @section Input:
+#' * **SpatialExperiment / SingleCellExperiment**: raw counts from `assay(x, assay)`. Spatial
+#'   coordinates are taken from the first of: the `coords` argument; `spatialCoords(x)`
+#'   (SpatialExperiment); `reducedDim(x, "spatial")`; the `colData` columns
+#'   `array_row`/`array_col`, `row`/`col`, `x`/`y`, `imagerow`/`imagecol`,
+#'   `pxl_row_in_fullres`/`pxl_col_in_fullres`, `x_coord`/`y_coord`. A message says which one was
+#'   used; an error is raised only when none has them.
+#' * **Seurat**: raw counts from the `counts` slot of Seurat assay `assay` (default: the default
+#'   assay); coordinates from `GetTissueCoordinates()` of the object's images, else the
+#'   `meta.data` columns listed above.
+#' * **matrix / sparse Matrix**: genes x spots raw counts with `coords` an N x 2 numeric matrix.
+#'
+#' Objects with several samples (a `sample_id` column, or the column named by `sampleId`) are run
+#' per sample, each with its own spatial graph, model and clustering, in parallel with `BPPARAM`.
+#' Domain labels `1..nClusters` are then per sample (label 3 of one sample is not label 3 of
+#' another).
+#'
+#' @section Results:
+#' For a SingleCellExperiment / SpatialExperiment, with the default `name = "DiffusionST"`:
+#' * `colData(x)$DiffusionST_domain`: the refined domains (factor);
+#' * `reducedDim(x, "DiffusionST")`: the embedding that mclust clustered (spots x 20);
+#' * `altExp(x, "DiffusionST")`: a SingleCellExperiment whose assay `"enhanced"` holds the
+#'   diffusion-enhanced expression of the selected genes (for several samples: the union of the
+#'   genes selected per sample, `NA` where a gene was not selected in a sample);
+#' * `metadata(x)$DiffusionST`: parameters, seed, coordinates used, timings (seconds) and versions.
+#'
+#' For a Seurat object: the `meta.data` column `DiffusionST_domain`, the DimReduc
+#' `tolower(name)` (`"diffusionst"`, key `DiffusionST_`), the assay `name` holding the enhanced
+#' expression, and `Misc(x, name)`. Nothing else in the object changes, and nothing is written
+#' when the run fails.
+#'
+#' For a matrix, a list with `domains`, `embedding`, `enhanced` (genes x spots) and `metadata`.
+#'
+#' @section Seeding:
+#' `seed` is passed to the engine (all its random steps) and seeds R's random number generator
+#' (default RNG kinds) for `Mclust`, exactly as a Python-first run does through rpy2, so R and
+#' Python give the same domains for the same seed and settings. The caller's random stream is
+#' restored afterwards.
+#'
+#' @param x A SpatialExperiment, SingleCellExperiment, Seurat object, or a genes x spots counts
+#'   matrix (dense or sparse).
+#' @param nClusters Number of spatial domains (mclust components), from 2 to the number of spots
+#'   minus one.
+#' @param assay For SingleCellExperiment: the assay holding raw counts (`"counts"`). For Seurat:
+#'   the Seurat assay whose counts slot is used (default: `DefaultAssay(x)`).
+#' @param coords `NULL` (find coordinates, see Input), two column names of `colData(x)` /
+#'   `meta.data`, or an N x 2 numeric matrix (required for the matrix method).
+#' @param sampleId Column holding sample labels (default `"sample_id"`, ignored when absent), or
+#'   one label per spot, or `NULL` to treat all spots as one sample.
+#' @param preset Engine preset: `"auto"` (choose by size/device), `"fast"`, `"paper"`, ... (see
+#'   the engine documentation).
+#' @param device Torch device: `"auto"`, `"cpu"`, `"cuda"`, `"mps"`.
+#' @param seed Non-negative whole number seeding the engine and mclust.
+#' @param refine Refine the mclust labels by a spatial majority vote (`TRUE`, as DiffusionST).
+#' @param refineNeighbors Neighbourhood size of the refinement (50 in DiffusionST).
+#' @param name Name under which results are stored (see Results).
+#' @param BPPARAM A BiocParallel backend for running several samples; default serial.
+#' @param verbose Show progress messages (and the engine's progress bars).
+#' @param ... Further engine settings passed to
+#'   `spatialdiffusion.methods.diffusionst.diffusionst_arrays()` (e.g. `epochs` for quick runs).
+#' @return `x` with the results added (see Results), or a list for the matrix method.
+#' @seealso [domainMetrics()], [plotDomains()], [loadExampleDLPFC()]
+#' @examples
+#' spe <- loadExampleDLPFC()
+#' if (pythonAvailable()) {
+#'     small <- spe[, spe$array_row < 20]
+#'     small <- runDiffusionST(small, nClusters = 5, preset = "fast", verbose = FALSE)
+#'     table(small$DiffusionST_domain)
+#' }
+#' @include AllGenerics.R
+#' @name runDiffusionST
+#' @aliases runDiffusionST,SingleCellExperiment-method runDiffusionST,ANY-method
+NULL
+
+#' @rdname runDiffusionST
+#' @export
+setMethod("runDiffusionST", "SingleCellExperiment", function(x, nClusters = 7, assay = "counts",
+    coords = NULL, sampleId = "sample_id", preset = "auto", device = "auto", seed = 0L,
+    refine = TRUE, refineNeighbors = 50L, name = "DiffusionST",
+    BPPARAM = BiocParallel::SerialParam(), verbose = TRUE, ...) {
+    name <- .checkString(name, "name")
+    counts <- .countsSCE(x, assay)
+    .geneNames(counts)
+    crd <- .coordsSCE(x, coords, verbose)
+    samples <- .sampleIds(SummarizedExperiment::colData(x), sampleId, ncol(x))
+    res <- .diffusionstCore(counts, crd, nClusters, samples, preset, device, seed, refine,
+        refineNeighbors, verbose, BPPARAM, list(...))
+
+    ## Build every piece first, then assign: a failure leaves `x` untouched.
+    enh <- SingleCellExperiment::SingleCellExperiment(list(enhanced = res$enhanced))
+    rd <- SummarizedExperiment::rowData(x)
+    if (ncol(rd)) SummarizedExperiment::rowData(enh) <- rd[rownames(res$enhanced), , drop = FALSE]
+    md <- S4Vectors::metadata(x)
+    md[[name]] <- res$metadata
+    x[[paste0(name, "_domain")]] <- res$domains
+    reducedDim(x, name) <- res$embedding
+    altExp(x, name) <- enh
+    S4Vectors::metadata(x) <- md
+    x
+})
+
+#' @rdname runDiffusionST
+#' @export
+setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coords = NULL,
+    sampleId = "sample_id", preset = "auto", device = "auto", seed = 0L, refine = TRUE,
+    refineNeighbors = 50L, name = "DiffusionST", BPPARAM = BiocParallel::SerialParam(),
+    verbose = TRUE, ...) {
+    if (.isSeurat(x)) {
+        return(.runDiffusionSTSeurat(x, nClusters, assay, coords, sampleId, preset, device, seed,
+            refine, refineNeighbors, name, BPPARAM, verbose, ...))
+    }
+    if (!(is.matrix(x) || methods::is(x, "Matrix") || methods::is(x, "DelayedArray"))) {
+        stop("runDiffusionST() needs a SpatialExperiment, SingleCellExperiment, Seurat object or ",
+            "a genes x spots counts matrix; got an object of class ", class(x)[1], ".",
+            call. = FALSE)
+    }
+    counts <- .checkCounts(x, "The counts matrix `x`",
+        "Pass raw integer counts, genes in rows and spots in columns.")
+    .geneNames(counts)
+    if (is.null(colnames(counts))) colnames(counts) <- paste0("spot", seq_len(ncol(counts)))
+    if (is.null(coords) || is.character(coords)) {
+        stop("For a counts matrix, `coords` must be an N x 2 numeric matrix of spot coordinates ",
+            "(one row per column of `x`).", call. = FALSE)
+    }
+    crd <- list(coords = .checkCoordMatrix(coords, ncol(counts), "the `coords` argument",
+        colnames(counts)), source = "the `coords` argument")
+    samples <- .sampleIds(NULL, sampleId, ncol(counts))
+    .diffusionstCore(counts, crd, nClusters, samples, preset, device, seed, refine,
+        refineNeighbors, verbose, BPPARAM, list(...))
+})
+
+.runDiffusionSTSeurat <- function(x, nClusters, assay, coords, sampleId, preset, device, seed,
+    refine, refineNeighbors, name, BPPARAM, verbose, ...) {
+    .needSeurat()
+    name <- .checkString(name, "name")
+    if (is.null(assay)) assay <- SeuratObject::DefaultAssay(x)
+    counts <- .countsSeurat(x, assay)
+    .geneNames(counts)
+    crd <- .coordsSeurat(x, coords, verbose)
+    samples <- .sampleIds(x[[]], sampleId, ncol(x))
+    res <- .diffusionstCore(counts, crd, nClusters, samples, preset, device, seed, refine,
+        refineNeighbors, verbose, BPPARAM, list(...))
+
+    enhanced <- res$enhanced
+    enhanced[is.na(enhanced)] <- 0
+    newAssay <- suppressWarnings(SeuratObject::CreateAssayObject(data = enhanced))
+    reduction <- SeuratObject::CreateDimReducObject(embeddings = res$embedding,
+        key = paste0(gsub("[^A-Za-z0-9]", "", name), "_"), assay = assay)
+    x[[paste0(name, "_domain")]] <- res$domains
+    x[[name]] <- newAssay
+    x[[tolower(name)]] <- reduction
+    SeuratObject::Misc(x, name) <- res$metadata
+    x
+}
+
+## ---- shared core --------------------------------------------------------------------------
+
+.diffusionstCore <- function(counts, crd, nClusters, samples, preset, device, seed, refine,
+    refineNeighbors, verbose, BPPARAM, engineArgs) {
+    preset <- .checkString(preset, "preset")
+    device <- .checkString(device, "device")
+    seed <- .checkSeed(seed)
+    refine <- .checkFlag(refine, "refine")
+    verbose <- .checkFlag(verbose, "verbose")
+    refineNeighbors <- .checkWhole(refineNeighbors, "refineNeighbors", 1)
+    groups <- if (is.null(samples)) list(all = seq_len(ncol(counts))) else
+        split(seq_len(ncol(counts)), factor(samples, levels = unique(samples)))
+    nClusters <- .checkNClusters(nClusters, min(lengths(groups)))
+    if (!methods::is(BPPARAM, "BiocParallelParam")) {
+        stop("`BPPARAM` must be a BiocParallel backend such as BiocParallel::SerialParam().",
+            call. = FALSE)
+    }
+    .checkEngine()
+    start <- proc.time()[["elapsed"]]
+    if (length(groups) > 1L) {
+        .say(verbose, "DiffusionST: ", length(groups), " samples, run one by one (",
+            class(BPPARAM)[1], ").")
+    }
+    runs <- BiocParallel::bplapply(names(groups), function(s) {
+        idx <- groups[[s]]
+        .diffusionstOne(counts[, idx, drop = FALSE], crd$coords[idx, , drop = FALSE], nClusters,
+            preset, device, seed, refine, refineNeighbors, verbose,
+            engineArgs, if (length(groups) > 1L) s)
+    }, BPPARAM = BPPARAM)
+    names(runs) <- names(groups)
+
+    cells <- colnames(counts)
+    genes <- rownames(counts)
+    embedding <- matrix(NA_real_, length(cells), ncol(runs[[1]]$embedding),
+        dimnames = list(cells, paste0("DiffusionST_", seq_len(ncol(runs[[1]]$embedding)))))
+    selected <- genes[sort(unique(unlist(lapply(runs, function(r) r$geneIndex))))]
+    enhanced <- matrix(NA_real_, length(selected), length(cells), dimnames = list(selected, cells))
+    domains <- integer(length(cells))
+    for (s in names(groups)) {
+        idx <- groups[[s]]
+        r <- runs[[s]]
+        embedding[idx, ] <- r$embedding
+        enhanced[genes[r$geneIndex], idx] <- t(r$enhanced)
+        domains[idx] <- r$domains
+    }
+    domains <- factor(domains, levels = sort(unique(domains)))
+
+    meta <- runs[[1]]$metadata
+    meta$coordinates <- crd$source
+    meta$nSpots <- length(cells)
+    meta$nGenesInput <- length(genes)
+    meta$nGenesSelected <- length(selected)
+    if (length(groups) > 1L) {
+        meta$samples <- lapply(runs, `[[`, "metadata")
+        meta$timings <- list(total = proc.time()[["elapsed"]] - start)
+    } else {
+        meta$timings$total <- proc.time()[["elapsed"]] - start
+    }
+    list(domains = domains, embedding = embedding, enhanced = enhanced, metadata = meta)
+}
+
+.diffusionstOne <- function(counts, coords, nClusters, preset, device, seed, refine,
+    refineNeighbors, verbose, engineArgs, sample = NULL) {
+    label <- if (is.null(sample)) "DiffusionST" else paste0("DiffusionST [", sample, "]")
+    .say(verbose, label, ": ", ncol(counts), " spots x ", nrow(counts), " genes; running the engine",
+        " (preset = \"", preset, "\", device = \"", device, "\", seed = ", seed, ")...")
+    t0 <- proc.time()[["elapsed"]]
+    args <- c(list(counts = .countsForEngine(counts), coords = unname(coords),
+        gene_names = rownames(counts), n_clusters = nClusters, preset = preset, device = device,
+        seed = seed, cluster = FALSE, verbose = verbose,
+        refine_neighbors = if (refine) refineNeighbors else 0L),
+        .engineOverrides(engineArgs))
+    res <- do.call(.py("diffusionst")$diffusionst_arrays, args)
+    tEngine <- proc.time()[["elapsed"]] - t0
+    embedding <- .asMatrix(res[["embedding"]])
+    enhanced <- .asMatrix(res[["enhanced"]])
+    geneIndex <- as.integer(.asList(res[["hvg_index"]])) + 1L
+
+    .say(verbose, label, ": clustering the embedding with mclust (EEE, G = ", nClusters,
+        ", seed = ", seed, ")...")
+    t1 <- proc.time()[["elapsed"]]
+    labels <- .mclustSeeded(embedding, nClusters, seed)
+    tMclust <- proc.time()[["elapsed"]] - t1
+    refined <- labels
+    t2 <- proc.time()[["elapsed"]]
+    if (refine) {
+        .say(verbose, label, ": refining domains (", refineNeighbors, " nearest spots)...")
+        refined <- as.integer(.asList(.py("cluster")$refine_labels(as.integer(labels),
+            unname(coords), n_neighbors = refineNeighbors)))
+    }
+    tRefine <- proc.time()[["elapsed"]] - t2
+
+    engineMeta <- list(
+        params = .asList(res[["params"]]),
+        timings = .asList(res[["timings"]]),
+        versions = .asList(res[["versions"]])
+    )
+    meta <- list(
+        method = "DiffusionST",
+        nClusters = nClusters,
+        seed = seed,
+        preset = preset,
+        device = device,
+        clustering = list(method = "mclust::Mclust", modelNames = "EEE", runIn = "R"),
+        refine = refine,
+        refineNeighbors = refineNeighbors,
+        engineArgs = engineArgs,
+        params = engineMeta$params,
+        timings = c(engineMeta$timings, list(engineCall = tEngine, mclust = tMclust,
+            refine = tRefine)),
+        versions = c(engineMeta$versions, .versionsR())
+    )
+    list(embedding = embedding, enhanced = enhanced, geneIndex = geneIndex,
+        domains = refined, labelsMclust = labels, metadata = meta)
+}
+
+## mclust in R on the engine's embedding, seeded exactly like the engine's rpy2 path.
+.mclustSeeded <- function(embedding, nClusters, seed) {
+    fit <- .withSeed(seed, Mclust(embedding, G = nClusters, modelNames = "EEE", verbose = FALSE))
+    if (is.null(fit)) {
+        stop("mclust could not fit ", nClusters, " clusters (model EEE) to the DiffusionST ",
+            "embedding; try another `nClusters` or `seed`.", call. = FALSE)
+    }
+    as.integer(fit$classification)
+}
+
+## Engine settings from `...`: whole numbers become Python ints.
+.engineOverrides <- function(args) {
+    if (!length(args)) return(list())
+    if (is.null(names(args)) || any(!nzchar(names(args)))) {
+        stop("Engine settings passed through `...` must be named (e.g. epochs = 10).",
+            call. = FALSE)
+    }
+    lapply(args, function(v) {
+        if (is.numeric(v) && !is.integer(v) && length(v) == 1L && !is.na(v) && v == round(v) &&
+            abs(v) < .Machine$integer.max) as.integer(v) else v
+    })
+}

@@ -1,0 +1,210 @@
+#' SpaLSTF gene imputation from a single-cell reference
+#'
+#' Runs SpaLSTF: a conditional diffusion model (bidirectional LSTM denoiser) trained on a
+#' single-cell RNA-seq reference predicts, for every spot/cell of the spatial data, the expression
+#' of genes the spatial assay did not measure, from the genes both share.
+#'
+#' @param x The spatial data: a SpatialExperiment, SingleCellExperiment, Seurat object or a genes x
+#'   cells counts matrix.
+#' @param reference The single-cell reference: a SingleCellExperiment, Seurat object or genes x
+#'   cells counts matrix, sharing genes with `x` (same identifiers).
+#' @param genes Genes to impute (must be in the reference; matched ignoring case). Default: the
+#'   reference's highly variable genes (up to 2000) that `x` lacks.
+#' @param assay Raw counts of `x` (assay name; for Seurat the Seurat assay, default the default
+#'   assay).
+#' @param referenceAssay Raw counts of `reference`, as `assay`.
+#' @param coords Optional spatial coordinates of `x`, as in [runDiffusionST()]; when none are
+#'   found the engine runs without them.
+#' @param sampleId Column of sample labels of `x`; several samples are imputed one by one.
+#' @param preset,device,seed,BPPARAM,verbose As in [runDiffusionST()].
+#' @param checkpoint Optional path of a trained engine checkpoint to reuse.
+#' @param name Name under which the results are stored.
+#' @param ... Further engine settings passed to
+#'   `spatialdiffusion.methods.spalstf.spalstf_arrays()` (e.g. `epochs`).
+#' @return `x` with `altExp(x, name)`, a SingleCellExperiment whose assay `"imputed"` holds the
+#'   imputed genes x cells on the log-normalised scale `log1p(1e4 * count / library size of the
+#'   observed genes)`, and `metadata(x)[[name]]` (parameters, seed, timings, versions); for
+#'   Seurat a new assay `name` (imputed values in its data slot) and `Misc(x, name)`; for a matrix
+#'   a list with `imputed` (genes x cells) and `metadata`.
+#' @seealso [evaluateSpaLSTF()], [loadExampleOsmFISH()]
+#' @examples
+#' ex <- loadExampleOsmFISH()
+#' if (pythonAvailable()) {
+#'     st <- ex$spatial[setdiff(rownames(ex$spatial), c("Gad2", "Slc32a1")), 1:300]
+#'     st <- runSpaLSTF(st, ex$reference, genes = c("Gad2", "Slc32a1"),
+#'         preset = "fast", verbose = FALSE)
+#'     SingleCellExperiment::altExp(st, "SpaLSTF")
+#' }
+#' @include AllGenerics.R
+#' @name runSpaLSTF
+#' @aliases runSpaLSTF,ANY,ANY-method
+NULL
+
+#' @rdname runSpaLSTF
+#' @export
+setMethod("runSpaLSTF", c("ANY", "ANY"), function(x, reference, genes = NULL, assay = NULL,
+    referenceAssay = NULL, coords = NULL, sampleId = "sample_id", preset = "auto",
+    device = "auto", seed = 0L, checkpoint = NULL, name = "SpaLSTF",
+    BPPARAM = BiocParallel::SerialParam(), verbose = TRUE, ...) {
+    name <- .checkString(name, "name")
+    st <- .spatialInput(x, assay, coords, sampleId, verbose, required = FALSE)
+    ref <- .referenceInput(reference, referenceAssay)
+    genes <- .genesToImpute(st$counts, ref$counts, genes)
+    res <- .spalstfCore(st, ref, genes, preset, device, seed, checkpoint, verbose, BPPARAM,
+        list(...))
+    imputed <- res$imputed
+    if (st$kind == "matrix") return(res)
+    if (st$kind == "Seurat") {
+        newAssay <- suppressWarnings(SeuratObject::CreateAssayObject(data = imputed))
+        x[[name]] <- newAssay
+        SeuratObject::Misc(x, name) <- res$metadata
+        return(x)
+    }
+    alt <- SingleCellExperiment::SingleCellExperiment(list(imputed = imputed))
+    md <- S4Vectors::metadata(x)
+    md[[name]] <- res$metadata
+    altExp(x, name) <- alt
+    S4Vectors::metadata(x) <- md
+    x
+})
+
+## ---- adapters shared by runSpaLSTF() and evaluateSpaLSTF() --------------------------------
+
+.spatialInput <- function(x, assay, coords, sampleId, verbose, required) {
+    if (.isSeurat(x)) {
+        .needSeurat()
+        if (is.null(assay)) assay <- SeuratObject::DefaultAssay(x)
+        counts <- .countsSeurat(x, assay)
+        crd <- if (required) .coordsSeurat(x, coords, verbose) else
+            .optionalCoords(function() .coordsSeurat(x, coords, verbose), verbose)
+        samples <- .sampleIds(x[[]], sampleId, ncol(x))
+        kind <- "Seurat"
+    } else if (methods::is(x, "SummarizedExperiment")) {
+        if (is.null(assay)) assay <- "counts"
+        counts <- .countsSCE(x, assay)
+        crd <- if (!methods::is(x, "SingleCellExperiment")) list(coords = NULL, source = "none") else
+            if (required) .coordsSCE(x, coords, verbose) else
+            .optionalCoords(function() .coordsSCE(x, coords, verbose), verbose)
+        samples <- .sampleIds(SummarizedExperiment::colData(x), sampleId, ncol(x))
+        kind <- "SCE"
+    } else if (is.matrix(x) || methods::is(x, "Matrix")) {
+        counts <- .checkCounts(x, "The counts matrix `x`",
+            "Pass raw integer counts, genes in rows and cells in columns.")
+        if (is.null(colnames(counts))) colnames(counts) <- paste0("cell", seq_len(ncol(counts)))
+        crd <- if (is.matrix(coords) || is.data.frame(coords)) {
+            list(coords = .checkCoordMatrix(coords, ncol(counts), "the `coords` argument",
+                colnames(counts)), source = "the `coords` argument")
+        } else list(coords = NULL, source = "none")
+        samples <- .sampleIds(NULL, sampleId, ncol(counts))
+        kind <- "matrix"
+    } else {
+        stop("`x` must be a SpatialExperiment, SingleCellExperiment, Seurat object or a genes x ",
+            "cells counts matrix; got an object of class ", class(x)[1], ".", call. = FALSE)
+    }
+    .geneNames(counts)
+    list(counts = counts, coords = crd$coords, coordSource = crd$source, samples = samples,
+        kind = kind)
+}
+
+.optionalCoords <- function(f, verbose) {
+    tryCatch(f(), error = function(e) {
+        if (!grepl("^No spatial coordinates found", conditionMessage(e))) stop(e)
+        .say(verbose, "No spatial coordinates found; SpaLSTF runs on expression only.")
+        list(coords = NULL, source = "none")
+    })
+}
+
+.referenceInput <- function(reference, referenceAssay) {
+    if (.isSeurat(reference)) {
+        counts <- .countsSeurat(reference, referenceAssay, "referenceAssay", "reference")
+    } else if (methods::is(reference, "SummarizedExperiment")) {
+        counts <- .countsSCE(reference, if (is.null(referenceAssay)) "counts" else referenceAssay,
+            "referenceAssay", "reference")
+    } else if (is.matrix(reference) || methods::is(reference, "Matrix")) {
+        counts <- .checkCounts(reference, "The reference counts matrix",
+            "Pass raw integer counts, genes in rows and cells in columns.")
+    } else {
+        stop("`reference` must be a SingleCellExperiment, Seurat object or a genes x cells ",
+            "counts matrix; got an object of class ", class(reference)[1], ".", call. = FALSE)
+    }
+    .geneNames(counts, "reference")
+    list(counts = counts)
+}
+
+.genesToImpute <- function(stCounts, refCounts, genes) {
+    shared <- intersect(toupper(rownames(stCounts)), toupper(rownames(refCounts)))
+    if (!length(shared)) {
+        stop("`reference` shares no genes with `x`. Both must use the same gene identifiers ",
+            "(e.g. both symbols or both Ensembl IDs); `x` has e.g. ",
+            paste(utils::head(rownames(stCounts), 3), collapse = ", "), " and `reference` has ",
+            "e.g. ", paste(utils::head(rownames(refCounts), 3), collapse = ", "), ".",
+            call. = FALSE)
+    }
+    if (is.null(genes)) {
+        if (all(toupper(rownames(refCounts)) %in% toupper(rownames(stCounts)))) {
+            stop("Every reference gene is already measured in `x`; pass `genes =` the genes to ",
+                "impute, or use evaluateSpaLSTF() to score imputation of measured genes.",
+                call. = FALSE)
+        }
+        return(NULL)
+    }
+    if (!is.character(genes) || !length(genes) || anyNA(genes)) {
+        stop("`genes` must be NULL or a character vector of reference genes.", call. = FALSE)
+    }
+    missingGenes <- genes[!toupper(genes) %in% toupper(rownames(refCounts))]
+    if (length(missingGenes)) {
+        stop("`genes` must be genes of `reference`; not found: ",
+            paste(utils::head(missingGenes, 10), collapse = ", "),
+            if (length(missingGenes) > 10) ", ...", ".", call. = FALSE)
+    }
+    unique(genes)
+}
+
+.sampleGroups <- function(n, samples) {
+    if (is.null(samples)) list(all = seq_len(n)) else
+        split(seq_len(n), factor(samples, levels = unique(samples)))
+}
+
+.spalstfCore <- function(st, ref, genes, preset, device, seed, checkpoint, verbose, BPPARAM,
+    engineArgs) {
+    preset <- .checkString(preset, "preset")
+    device <- .checkString(device, "device")
+    seed <- .checkSeed(seed)
+    verbose <- .checkFlag(verbose, "verbose")
+    if (!is.null(checkpoint)) checkpoint <- .checkString(checkpoint, "checkpoint")
+    groups <- .sampleGroups(ncol(st$counts), st$samples)
+    .checkEngine()
+    start <- proc.time()[["elapsed"]]
+    refMatrix <- .cellsAsRows(ref$counts)
+    runs <- BiocParallel::bplapply(names(groups), function(s) {
+        idx <- groups[[s]]
+        label <- if (length(groups) > 1L) paste0("SpaLSTF [", s, "]") else "SpaLSTF"
+        .say(verbose, label, ": imputing ", if (is.null(genes)) "the reference's variable genes missing from `x`" else paste(length(genes), "genes"), " for ", length(idx),
+            " cells from a reference of ", ncol(ref$counts), " cells (preset = \"", preset,
+            "\", device = \"", device, "\", seed = ", seed, ")...")
+        args <- c(list(st_counts = .cellsAsRows(st$counts[, idx, drop = FALSE]),
+            st_genes = rownames(st$counts), ref_counts = refMatrix,
+            ref_genes = rownames(ref$counts),
+            st_coords = if (!is.null(st$coords)) unname(st$coords[idx, , drop = FALSE]),
+            genes = genes, preset = preset, device = device, seed = seed, verbose = verbose,
+            checkpoint = checkpoint), .engineOverrides(engineArgs))
+        res <- do.call(.py("spalstf")$spalstf_arrays, args)
+        list(imputed = .asMatrix(res[["imputed"]]), genes = as.character(.asList(res[["genes"]])),
+            params = .asList(res[["params"]]), timings = .asList(res[["timings"]]),
+            versions = .asList(res[["versions"]]))
+    }, BPPARAM = BPPARAM)
+    names(runs) <- names(groups)
+    outGenes <- runs[[1]]$genes
+    imputed <- matrix(NA_real_, length(outGenes), ncol(st$counts),
+        dimnames = list(outGenes, colnames(st$counts)))
+    for (s in names(groups)) imputed[, groups[[s]]] <- t(runs[[s]]$imputed[, match(outGenes,
+        runs[[s]]$genes), drop = FALSE])
+    meta <- list(method = "SpaLSTF", genes = outGenes, seed = seed, preset = preset,
+        device = device, coordinates = st$coordSource, nReferenceCells = ncol(ref$counts),
+        sharedGenes = length(intersect(toupper(rownames(st$counts)), toupper(rownames(ref$counts)))),
+        engineArgs = engineArgs, params = runs[[1]]$params, timings = runs[[1]]$timings,
+        versions = c(runs[[1]]$versions, .versionsR()))
+    if (length(groups) > 1L) meta$samples <- lapply(runs, `[`, c("params", "timings"))
+    meta$timings$total <- proc.time()[["elapsed"]] - start
+    list(imputed = imputed, metadata = meta)
+}

@@ -1,0 +1,62 @@
+"""Quick single-fold probe: median SPCC of one held-out fold after increasing numbers of epochs.
+
+Usage::
+
+    .venv/bin/python benchmarks/spalstf_fold_probe.py --epochs 5 10 20 --set hidden=128 --threads 1
+
+Trains one SpaLSTF model on the osmFISH reference with the first KFold(5, shuffle, rs=0) fold of genes
+held out, sampling after each requested epoch count; for tuning the ``fast`` preset cheaply.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import time
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import torch
+from sklearn.model_selection import KFold
+
+from spatialdiffusion.methods.spalstf import spatial_coords
+from spatialdiffusion.methods.spalstf_data import reference_lognorm_maxabs
+from spatialdiffusion.methods.spalstf_model import SpaLSTFModel
+from spatialdiffusion.metrics import gene_scores
+from spatialdiffusion.presets_spalstf import spalstf_config
+
+DATA = Path(os.environ.get("SPATIALDIFFUSION_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, nargs="+", default=[10, 20])
+    parser.add_argument("--fold", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    st = ad.read_h5ad(DATA / "osmfish" / "st_osmfish_33genes.h5ad")
+    ref = ad.read_h5ad(DATA / "osmfish" / "sc_allen_33genes.h5ad")
+    genes = list(st.var_names)
+    train_idx, test_idx = list(KFold(5, shuffle=True, random_state=0).split(genes))[args.fold]
+    overrides = {k: ast.literal_eval(v) for k, v in (s.split("=", 1) for s in args.set)}
+    truth = reference_lognorm_maxabs(np.asarray(st.X, dtype=np.float32))
+    ref_model = np.hstack([ref.X[:, train_idx], ref.X[:, test_idx]])
+    start = time.perf_counter()
+    for total in args.epochs:
+        cfg = spalstf_config("fast", epochs=total, **overrides)
+        model = SpaLSTFModel(cfg, [genes[i] for i in train_idx], [genes[i] for i in test_idx], torch.device("cpu"))
+        model.fit(ref_model, seed=0, verbose=False)
+        x, _ = model.sample_model_space(st.X[:, train_idx], spatial_coords(st), seed=0, verbose=False)
+        scores = gene_scores(truth[:, test_idx], x)
+        print(json.dumps({"epochs": total, "spcc": round(float(scores.spcc.median()), 4),
+                          "ssim": round(float(scores.ssim.median()), 4), "loss": round(model.history[-1]["loss"], 4),
+                          "s": round(time.perf_counter() - start, 1), "timer": {k: round(v, 1) for k, v in model.timer.seconds.items()}}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

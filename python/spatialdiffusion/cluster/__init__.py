@@ -1,0 +1,7 @@
+"""Clustering of embeddings into spatial domains (mclust / Gaussian mixture) and spatial refinement."""
+
+from .core import cluster_embedding, gmm_cluster
+from .mclust import MclustUnavailableError, mclust_available, mclust_cluster
+from .refine import refine_labels
+
+__all__ = ["cluster_embedding", "gmm_cluster", "mclust_cluster", "mclust_available", "MclustUnavailableError", "refine_labels"]

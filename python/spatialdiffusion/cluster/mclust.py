@@ -1,0 +1,79 @@
+"""R's ``mclust::Mclust`` called through rpy2, for Python-first use.
+
+Never use this when R is the caller (R -> reticulate -> Python -> rpy2 aborts R); the R package runs
+``Mclust`` itself on the embedding the engine returns.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class MclustUnavailableError(RuntimeError):
+    """R, the R package mclust, or rpy2 cannot be used from this Python."""
+
+
+_R_FIT = """
+function(x, G, model, seed) {
+    # Mclust evaluates a call to mclustBIC in the caller's frame, so mclust must be attached.
+    suppressPackageStartupMessages(library(mclust))
+    set.seed(seed)
+    fit <- mclust::Mclust(x, G = G, modelNames = model, verbose = FALSE)
+    if (is.null(fit)) integer(0) else as.integer(fit$classification)
+}
+"""
+
+
+def mclust_available() -> bool:
+    """True when rpy2 imports, R starts and the R package mclust is installed."""
+    try:
+        _r_fit_function()
+    except MclustUnavailableError:
+        return False
+    return True
+
+
+def _r_fit_function():  # noqa: ANN202 - returns an rpy2 closure
+    try:
+        import rpy2.robjects as ro
+    except Exception as err:  # ImportError, or an R that fails to start
+        raise MclustUnavailableError(f"rpy2 could not be loaded ({err}); install R and `pip install 'rpy2>=3.5,<3.6'`.") from err
+    if not bool(ro.r('isTRUE(requireNamespace("mclust", quietly = TRUE))')[0]):
+        raise MclustUnavailableError("the R package mclust is not installed; run install.packages('mclust') in R.")
+    return ro.r(_R_FIT)
+
+
+def mclust_cluster(embedding: np.ndarray, n_clusters: int, *, model_name: str = "EEE", seed: int = 0) -> np.ndarray:
+    """Fit ``Mclust(embedding, G=n_clusters, modelNames=model_name)`` in R after ``set.seed(seed)``.
+
+    Parameters
+    ----------
+    embedding
+        Observations x features matrix (e.g. 20 principal components).
+    n_clusters
+        Number of mixture components.
+    model_name
+        mclust covariance model; ``"EEE"`` (shared full covariance) as DiffusionST.
+    seed
+        Seed for R's RNG (mclust subsamples for its initial hierarchical clustering above 2000 spots).
+
+    Returns
+    -------
+    numpy.ndarray
+        Integer labels ``1..n_clusters``.
+
+    Raises
+    ------
+    MclustUnavailableError
+        If R/mclust/rpy2 cannot be used, or mclust returns no fit.
+    """
+    fit = _r_fit_function()
+    import rpy2.robjects as ro
+    from rpy2.robjects import numpy2ri
+
+    data = np.ascontiguousarray(embedding, dtype=np.float64)
+    with (ro.default_converter + numpy2ri.converter).context():
+        labels = np.asarray(fit(data, int(n_clusters), model_name, int(seed)), dtype=np.int64)
+    if labels.shape[0] != data.shape[0]:
+        raise MclustUnavailableError(f"mclust could not fit model {model_name} with {n_clusters} clusters to this embedding.")
+    return labels

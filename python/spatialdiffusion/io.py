@@ -1,0 +1,439 @@
+"""Reading spatial transcriptomics data: Space Ranger folders, spot annotations and the shipped examples.
+
+Three entry points:
+
+- :func:`read_visium` turns a 10x Space Ranger output folder into an AnnData with raw counts in ``X``
+  and spot positions in ``obsm['spatial']`` (``[pxl_col, pxl_row]``, the scanpy convention).
+- :func:`add_annotation` copies one column of a per-barcode table (e.g. spatialLIBD ``metadata.tsv``)
+  into ``obs``.
+- :func:`load_example` loads the small real datasets shipped in ``inst/extdata`` (one copy serves both
+  the R and the Python package; the file format is described in ``inst/extdata/README.md``).
+"""
+
+from __future__ import annotations
+
+import json
+import lzma
+import os
+import sys
+import warnings
+from pathlib import Path
+
+import anndata as ad
+import h5py
+import numpy as np
+import pandas as pd
+import scipy.io
+import scipy.sparse as sp
+
+__all__ = ["EXAMPLES", "add_annotation", "extdata_dir", "load_example", "read_visium"]
+
+POSITION_COLUMNS = (
+    "barcode",
+    "in_tissue",
+    "array_row",
+    "array_col",
+    "pxl_row_in_fullres",
+    "pxl_col_in_fullres",
+)
+"""Columns of a Space Ranger tissue-positions file, in file order."""
+
+EXTDATA_ENV = "SPATIALDIFFUSION_EXTDATA"
+"""Environment variable that points :func:`extdata_dir` at a copy of ``inst/extdata``."""
+
+DLPFC_FILES = {"counts": "counts.mtx.xz", "genes": "genes.csv.xz", "spots": "spots.csv.xz"}
+"""File names inside ``inst/extdata/dlpfc_151673``."""
+
+EXAMPLES: dict[str, dict[str, str]] = {
+    "dlpfc_151673": {
+        "path": "dlpfc_151673",
+        "description": "Human DLPFC 10x Visium slice 151673: 3639 spots x 5000 genes, raw UMI counts, "
+        "ground truth obs['layer_guess_reordered'] (Layer1..Layer6, WM, 'NA'); K = 7.",
+        "citation": "Maynard KR et al. (2021) Transcriptome-scale spatial gene expression in the human "
+        "dorsolateral prefrontal cortex. Nat Neurosci 24:425-436 (spatialLIBD).",
+    },
+    "osmfish_st": {
+        "path": "osmfish/osmfish_st.csv.xz",
+        "description": "osmFISH mouse somatosensory cortex: 3405 cells x 33 genes, raw counts, "
+        "coordinates obs['x_coord', 'y_coord'].",
+        "citation": "Codeluppi S et al. (2018) Spatial organization of the somatosensory cortex revealed by "
+        "osmFISH. Nat Methods 15:932-935.",
+    },
+    "osmfish_ref": {
+        "path": "osmfish/allen_ref.csv.xz",
+        "description": "Allen Institute mouse cortex scRNA-seq (SMART-seq), the same 33 genes: 5613 cells, "
+        "raw counts; the reference paired with 'osmfish_st'.",
+        "citation": "Tasic B et al. (2016) Adult mouse cortical cell taxonomy revealed by single cell "
+        "transcriptomics. Nat Neurosci 19:335-346; Tasic B et al. (2018) Shared and distinct "
+        "transcriptomic cell types across neocortical areas. Nature 563:72-78.",
+    },
+}
+"""The shipped example datasets: name -> path under ``inst/extdata``, description and citation."""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Space Ranger folders
+# ---------------------------------------------------------------------------------------------------------
+
+
+def read_visium(path: str | os.PathLike, count_file: str | None = None, *, library_id: str | None = None) -> ad.AnnData:
+    """Read a 10x Visium Space Ranger output folder.
+
+    Parameters
+    ----------
+    path
+        The Space Ranger ``outs`` folder. It must hold the filtered feature-barcode matrix (10x HDF5,
+        ``*filtered_feature_bc_matrix.h5``) and a ``spatial/`` folder with the tissue positions
+        (``tissue_positions.csv`` with a header, Space Ranger >= 2.0, or the headerless
+        ``tissue_positions_list.csv`` of older versions) and ``scalefactors_json.json``.
+    count_file
+        File name of the count matrix inside ``path``. By default the single file matching
+        ``*filtered_feature_bc_matrix.h5`` is used.
+    library_id
+        Key under ``uns['spatial']``. Defaults to the library id stored in the HDF5 file, else the
+        folder name.
+
+    Returns
+    -------
+    anndata.AnnData
+        Spots x genes, raw counts in ``X`` (CSR float32), restricted to the in-tissue barcodes of the
+        matrix and kept in matrix order.
+
+        - ``var_names``: gene symbols made unique; ``var['gene_ids']``, ``var['feature_types']``,
+          ``var['genome']``.
+        - ``obs['array_row', 'array_col', 'pxl_row_in_fullres', 'pxl_col_in_fullres']`` (int64).
+        - ``obsm['spatial']``: ``[pxl_col_in_fullres, pxl_row_in_fullres]`` as float64.
+        - ``uns['spatial'][library_id]``: ``scalefactors``, ``images`` (``lowres``/``hires`` when the PNG
+          files exist) and ``metadata`` (chemistry, software version), as scanpy lays it out.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder, the count matrix, the tissue positions or the scale factors are missing.
+    ValueError
+        If several count matrices match, the positions file lacks columns, or no barcode of the matrix
+        is in tissue.
+
+    Examples
+    --------
+    >>> adata = read_visium("spaceranger/outs")  # doctest: +SKIP
+    >>> adata.obsm["spatial"][:2]  # doctest: +SKIP
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"`path`={str(path)!r} is not a folder; expected a Space Ranger output folder.")
+    matrix_file = _find_count_file(folder, count_file)
+    adata, attrs = _read_10x_h5(matrix_file)
+
+    spatial_dir = folder / "spatial"
+    positions = _read_tissue_positions(spatial_dir)
+    in_tissue = positions.index[positions["in_tissue"] == 1]
+    keep = adata.obs_names.isin(in_tissue)
+    if not keep.any():
+        raise ValueError(
+            f"None of the {adata.n_obs} barcodes of {matrix_file.name} is marked in tissue in "
+            f"{spatial_dir}; do the matrix and the positions come from the same run?"
+        )
+    if not keep.all():
+        warnings.warn(
+            f"Dropped {int((~keep).sum())} of {adata.n_obs} matrix barcodes that are not in tissue or have no "
+            "position.",
+            stacklevel=2,
+        )
+        adata = adata[keep].copy()
+    spots = positions.loc[adata.obs_names]
+    for column in POSITION_COLUMNS[2:]:
+        adata.obs[column] = spots[column].to_numpy(dtype=np.int64)
+    adata.obsm["spatial"] = spots[["pxl_col_in_fullres", "pxl_row_in_fullres"]].to_numpy(dtype=np.float64)
+
+    library = library_id or attrs.get("library_id") or folder.name
+    adata.uns["spatial"] = {
+        library: {
+            "images": _read_images(spatial_dir),
+            "scalefactors": _read_scalefactors(spatial_dir),
+            "metadata": {key: attrs[key] for key in ("chemistry_description", "software_version") if key in attrs},
+        }
+    }
+    return adata
+
+
+def _find_count_file(folder: Path, count_file: str | None) -> Path:
+    if count_file is not None:
+        candidate = folder / count_file
+        if not candidate.is_file():
+            raise FileNotFoundError(f"`count_file`={count_file!r} does not exist in {folder}.")
+        return candidate
+    matches = sorted(folder.glob("*filtered_feature_bc_matrix.h5"))
+    if not matches:
+        raise FileNotFoundError(
+            f"No count matrix in {folder}: expected a 10x HDF5 file named '*filtered_feature_bc_matrix.h5' "
+            "(or pass `count_file`)."
+        )
+    if len(matches) > 1:
+        names = ", ".join(m.name for m in matches)
+        raise ValueError(f"Several count matrices in {folder} ({names}); choose one with `count_file`.")
+    return matches[0]
+
+
+def _decode(values: np.ndarray) -> np.ndarray:
+    return np.asarray([v.decode() if isinstance(v, bytes) else str(v) for v in values], dtype=object)
+
+
+def _read_10x_h5(file: Path) -> tuple[ad.AnnData, dict[str, str]]:
+    """Read a 10x HDF5 feature-barcode matrix (Cell Ranger / Space Ranger >= 3 layout)."""
+    with h5py.File(file, "r") as h5:
+        if "matrix" not in h5:
+            raise ValueError(
+                f"{file} is not a 10x HDF5 v3 feature-barcode matrix (no 'matrix' group); re-export it with "
+                "Space Ranger >= 1.0 or read it with scanpy.read_10x_h5."
+            )
+        group = h5["matrix"]
+        n_genes, n_spots = (int(v) for v in group["shape"][:])
+        counts = sp.csc_matrix(
+            (group["data"][:].astype(np.float32), group["indices"][:], group["indptr"][:]), shape=(n_genes, n_spots)
+        )
+        features = group["features"]
+        var = pd.DataFrame(
+            {
+                "gene_ids": _decode(features["id"][:]),
+                "feature_types": _decode(features["feature_type"][:]),
+                "genome": _decode(features["genome"][:]),
+            },
+            index=pd.Index(_decode(features["name"][:]), name=None),
+        )
+        obs = pd.DataFrame(index=pd.Index(_decode(group["barcodes"][:]), name=None))
+        attrs: dict[str, str] = {}
+        if "library_ids" in h5.attrs and len(h5.attrs["library_ids"]):
+            attrs["library_id"] = _decode(h5.attrs["library_ids"][:1])[0]
+        for key in ("chemistry_description", "software_version"):
+            if key in h5.attrs:
+                value = h5.attrs[key]
+                attrs[key] = value.decode() if isinstance(value, bytes) else str(value)
+    adata = ad.AnnData(X=sp.csr_matrix(counts.T), obs=obs, var=var)
+    adata.var_names_make_unique()
+    return adata, attrs
+
+
+def _read_tissue_positions(spatial_dir: Path) -> pd.DataFrame:
+    """Tissue positions indexed by barcode, from either Space Ranger file layout."""
+    new_file = spatial_dir / "tissue_positions.csv"
+    old_file = spatial_dir / "tissue_positions_list.csv"
+    if new_file.is_file():
+        table = pd.read_csv(new_file, header=0)
+        missing = [c for c in POSITION_COLUMNS if c not in table.columns]
+        if missing:
+            raise ValueError(f"{new_file} lacks the column(s) {missing}; expected the header {list(POSITION_COLUMNS)}.")
+        table = table[list(POSITION_COLUMNS)]
+    elif old_file.is_file():
+        table = pd.read_csv(old_file, header=None)
+        if table.shape[1] != len(POSITION_COLUMNS):
+            raise ValueError(
+                f"{old_file} has {table.shape[1]} columns; expected {len(POSITION_COLUMNS)} "
+                f"({', '.join(POSITION_COLUMNS)})."
+            )
+        table.columns = list(POSITION_COLUMNS)
+    else:
+        raise FileNotFoundError(
+            f"No tissue positions in {spatial_dir}: expected 'tissue_positions.csv' (Space Ranger >= 2.0) or "
+            "'tissue_positions_list.csv' (older versions)."
+        )
+    table["barcode"] = table["barcode"].astype(str)
+    if table["barcode"].duplicated().any():
+        raise ValueError(f"The tissue positions in {spatial_dir} list some barcodes more than once.")
+    return table.set_index("barcode")
+
+
+def _read_scalefactors(spatial_dir: Path) -> dict[str, float]:
+    file = spatial_dir / "scalefactors_json.json"
+    if not file.is_file():
+        raise FileNotFoundError(f"Missing {file}: Space Ranger writes the image scale factors there.")
+    with open(file) as handle:
+        return json.load(handle)
+
+
+def _read_images(spatial_dir: Path) -> dict[str, np.ndarray]:
+    from matplotlib.image import imread
+
+    images = {}
+    for resolution in ("hires", "lowres"):
+        file = spatial_dir / f"tissue_{resolution}_image.png"
+        if file.is_file():
+            images[resolution] = imread(file)
+    return images
+
+
+def add_annotation(
+    adata: ad.AnnData,
+    path: str | os.PathLike,
+    column: str,
+    *,
+    barcode_column: str | None = None,
+    key_added: str | None = None,
+) -> None:
+    """Copy one column of a per-barcode table into ``adata.obs``, matching rows by barcode.
+
+    Parameters
+    ----------
+    adata
+        Spots whose ``obs_names`` are barcodes.
+    path
+        A delimited text file with one row per barcode: tab-separated for ``.tsv``/``.txt``
+        (e.g. spatialLIBD ``metadata.tsv``), comma-separated otherwise; gzip/xz compression is detected
+        from the extension.
+    column
+        The column to copy, e.g. ``"layer_guess_reordered"``.
+    barcode_column
+        The column holding barcodes. Defaults to ``"barcode"`` when present, else the first column.
+    key_added
+        Name of the new ``obs`` column; defaults to ``column``.
+
+    Returns
+    -------
+    None
+        Writes ``adata.obs[key_added]``. Text such as ``"NA"`` is kept as written (the DLPFC ground truth
+        marks unannotated spots with the string ``"NA"``); spots absent from the table get a missing value.
+        Text columns become categorical.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    KeyError
+        If ``column`` or ``barcode_column`` is not in the table.
+    ValueError
+        If no barcode of ``adata`` is in the table.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"`path`={str(path)!r} does not exist; expected a per-barcode annotation table.")
+    suffixes = [s.lower() for s in file.suffixes]
+    sep = "\t" if {".tsv", ".txt"} & set(suffixes) else ","
+    table = pd.read_csv(file, sep=sep, keep_default_na=False, na_values=[""], low_memory=False)
+    if barcode_column is None:
+        barcode_column = "barcode" if "barcode" in table.columns else str(table.columns[0])
+    for name, role in ((barcode_column, "`barcode_column`"), (column, "`column`")):
+        if name not in table.columns:
+            raise KeyError(f"{role}={name!r} is not a column of {file.name}; available: {list(table.columns)[:20]}.")
+    values = table.set_index(table[barcode_column].astype(str))[column]
+    if values.index.duplicated().any():
+        raise ValueError(f"{file.name} lists some barcodes more than once in column {barcode_column!r}.")
+    matched = adata.obs_names.isin(values.index)
+    if not matched.any():
+        raise ValueError(
+            f"No barcode of `adata` is in column {barcode_column!r} of {file.name} "
+            f"(first barcodes: {list(adata.obs_names[:2])} vs {list(values.index[:2])})."
+        )
+    if not matched.all():
+        warnings.warn(f"{int((~matched).sum())} spots are not in {file.name}; their {column!r} is missing.", stacklevel=2)
+    result = values.reindex(adata.obs_names)
+    if result.dtype == object:
+        result = result.astype("category")
+    adata.obs[key_added or column] = result
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Shipped examples (inst/extdata)
+# ---------------------------------------------------------------------------------------------------------
+
+
+def extdata_dir() -> Path:
+    """Locate the shipped example data (``inst/extdata``).
+
+    Looked up in order: the folder named by the environment variable ``SPATIALDIFFUSION_EXTDATA``;
+    ``inst/extdata`` of the source tree (editable installs); ``<sys.prefix>/share/spatialdiffusion/extdata``
+    (where a wheel installs it).
+
+    Returns
+    -------
+    pathlib.Path
+        The folder that holds ``README.md`` and the example files.
+
+    Raises
+    ------
+    FileNotFoundError
+        If none of these folders exists.
+    """
+    override = os.environ.get(EXTDATA_ENV)
+    if override:
+        folder = Path(override)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{EXTDATA_ENV}={override!r} is not a folder; point it at a copy of inst/extdata.")
+        return folder
+    candidates = [
+        Path(__file__).resolve().parents[2] / "inst" / "extdata",
+        Path(sys.prefix) / "share" / "spatialdiffusion" / "extdata",
+    ]
+    for folder in candidates:
+        if (folder / EXAMPLES["dlpfc_151673"]["path"]).is_dir():
+            return folder
+    raise FileNotFoundError(
+        "The example data was not found (looked in " + ", ".join(map(str, candidates)) + "); set "
+        f"{EXTDATA_ENV} to the inst/extdata folder of the SpatialDiffusion sources."
+    )
+
+
+def load_example(name: str) -> ad.AnnData:
+    """Load one of the small real datasets shipped with the package.
+
+    Parameters
+    ----------
+    name
+        ``"dlpfc_151673"`` (10x Visium human DLPFC, spatial domains), ``"osmfish_st"`` (osmFISH mouse
+        cortex, the spatial half of the SpaLSTF pair) or ``"osmfish_ref"`` (Allen SMART-seq reference,
+        its scRNA-seq half). See :data:`EXAMPLES` for descriptions and citations.
+
+    Returns
+    -------
+    anndata.AnnData
+        Raw counts in ``X`` (CSR float32), ``obsm['spatial']`` for the spatial datasets, and
+        ``uns['example']`` (name, description, citation).
+
+        - ``dlpfc_151673``: ``var_names`` are Ensembl IDs (``var['gene_ids']``);
+          ``obs['array_row', 'array_col', 'pxl_row_in_fullres', 'pxl_col_in_fullres']``;
+          ``obs['layer_guess_reordered']`` (categorical ground truth, ``"NA"`` for unannotated spots);
+          ``obsm['spatial'] = [pxl_col_in_fullres, pxl_row_in_fullres]``.
+        - ``osmfish_st``: ``obs['x_coord', 'y_coord']`` (float32); ``obsm['spatial'] = [x_coord, y_coord]``.
+        - ``osmfish_ref``: counts only.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a shipped example.
+
+    Examples
+    --------
+    >>> adata = load_example("dlpfc_151673")  # doctest: +SKIP
+    >>> adata.obs["layer_guess_reordered"].value_counts()  # doctest: +SKIP
+    """
+    if name not in EXAMPLES:
+        raise ValueError(f"`name`={name!r} is not a shipped example; choose one of {sorted(EXAMPLES)}.")
+    entry = EXAMPLES[name]
+    location = extdata_dir() / entry["path"]
+    adata = _read_dlpfc_example(location) if name == "dlpfc_151673" else _read_dense_example(location)
+    adata.uns["example"] = {"name": name, "description": entry["description"], "citation": entry["citation"]}
+    return adata
+
+
+def _read_dlpfc_example(folder: Path) -> ad.AnnData:
+    with lzma.open(folder / DLPFC_FILES["counts"], "rb") as handle:
+        counts = scipy.io.mmread(handle)  # genes x spots
+    genes = pd.read_csv(folder / DLPFC_FILES["genes"])
+    spots = pd.read_csv(folder / DLPFC_FILES["spots"], keep_default_na=False, index_col="barcode")
+    spots.index.name = None
+    spots["layer_guess_reordered"] = spots["layer_guess_reordered"].astype("category")
+    var = pd.DataFrame({"gene_ids": genes["gene_id"].to_numpy()}, index=genes["gene_id"].to_numpy())
+    adata = ad.AnnData(X=sp.csr_matrix(counts.T, dtype=np.float32), obs=spots, var=var)
+    adata.obsm["spatial"] = spots[["pxl_col_in_fullres", "pxl_row_in_fullres"]].to_numpy(dtype=np.float64)
+    return adata
+
+
+def _read_dense_example(file: Path) -> ad.AnnData:
+    table = pd.read_csv(file, index_col="cell", dtype={"cell": str})
+    table.index.name = None
+    coords = [c for c in ("x_coord", "y_coord") if c in table.columns]
+    obs = table[coords].astype(np.float32)
+    counts = table.drop(columns=coords)
+    adata = ad.AnnData(X=sp.csr_matrix(counts.to_numpy(dtype=np.float32)), obs=obs, var=pd.DataFrame(index=counts.columns))
+    if coords:
+        adata.obsm["spatial"] = obs[coords].to_numpy(dtype=np.float64)
+    return adata

@@ -1,0 +1,205 @@
+"""DiffusionST: denoise, diffusion-enhance and cluster spot-level spatial transcriptomics.
+
+:func:`diffusionst_arrays` is the array-level core (numpy in, dict of numpy out) used by the R package;
+:func:`diffusionst` is the scanpy-style AnnData front end.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .._utils import StageTimer, check_positive_int, check_seed, package_versions, resolve_device, seed_everything
+from ..cluster import cluster_embedding, refine_labels
+from ..graph import propagation_matrix, spatial_adjacency
+from ..presets import diffusionst_config
+from ..preprocess import check_coords, check_counts, normalize_log_scale, select_hvg
+from .diffusionst_stages import denoise_gcn, embed, enhance_diffusion
+
+
+def diffusionst_arrays(
+    counts: np.ndarray | sp.spmatrix,
+    coords: np.ndarray,
+    gene_names: Sequence[str] | None = None,
+    *,
+    n_clusters: int = 7,
+    preset: str = "auto",
+    device: str = "auto",
+    seed: int = 0,
+    cluster: bool = True,
+    verbose: bool = True,
+    **overrides: object,
+) -> dict:
+    """Run DiffusionST on a spots x genes count matrix.
+
+    Parameters
+    ----------
+    counts
+        Raw UMI counts, spots x genes (dense or scipy sparse).
+    coords
+        ``N x 2`` spot coordinates (any unit; only distances matter).
+    gene_names
+        Optional gene names, used to report the selected genes.
+    n_clusters
+        Number of spatial domains K (7 for most DLPFC slices).
+    preset
+        ``"fast"`` (CPU-sized), ``"paper"`` (published sizes, for a GPU) or ``"auto"`` (``paper`` on CUDA).
+    device
+        ``"auto"`` (CUDA, then MPS, then CPU) or a torch device string.
+    seed
+        Seeds every stochastic step (network initialisation, noise, PCA, mclust).
+    cluster
+        Cluster the embedding (mclust EEE, then refinement). The R package passes ``False`` and runs
+        ``mclust`` in R itself.
+    verbose
+        Show progress bars.
+    **overrides
+        Any field of :class:`~spatialdiffusion.presets.DiffusionSTConfig` (e.g. ``gcn_epochs=50``).
+
+    Returns
+    -------
+    dict
+        ``embedding`` (N x n_pcs float32), ``enhanced`` (N x G_selected float32), ``hvg_index`` (selected
+        gene columns, input order), ``genes`` (their names, if ``gene_names`` was given),
+        ``domains`` and ``domains_unrefined`` (int labels ``1..K``; only when ``cluster``),
+        ``cluster_backend``, ``params``, ``timings`` (seconds per stage), ``stats``, ``versions``.
+    """
+    seed = check_seed(seed)
+    mat = check_counts(counts, "counts")
+    n_spots, n_genes = mat.shape
+    xy = check_coords(coords, n_spots, "coords")
+    n_clusters = check_positive_int(n_clusters, "n_clusters", minimum=2, maximum=max(2, n_spots - 1))
+    if gene_names is not None and len(gene_names) != n_genes:
+        raise ValueError(f"`gene_names` has {len(gene_names)} entries but `counts` has {n_genes} genes.")
+    dev = resolve_device(device)
+    preset_name, config = diffusionst_config(preset, dev, **overrides)
+    seed_everything(seed)
+    timer = StageTimer()
+    stats: dict[str, float] = {}
+
+    with timer("preprocess"):
+        hvg = select_hvg(mat, config.n_top_genes)
+        features = normalize_log_scale(mat, hvg)
+    with timer("graph"):
+        propagation = propagation_matrix(spatial_adjacency(xy, config.n_neighbors))
+    with timer("gcn"):
+        denoised, losses = denoise_gcn(features, propagation, config, counts=mat[:, hvg], device=dev, verbose=verbose)
+        stats["gcn_first_loss"], stats["gcn_last_loss"] = losses[0], losses[-1]
+    if config.diffusion == "ddpm":
+        with timer("diffusion"):
+            enhanced, diffusion_stats = enhance_diffusion(denoised, config, seed=seed, device=dev, verbose=verbose)
+            stats.update(diffusion_stats)
+    else:
+        enhanced = denoised
+    with timer("pca"):
+        embedding = embed(enhanced, config.n_pcs, seed)
+    result: dict = {
+        "embedding": embedding,
+        "enhanced": enhanced,
+        "hvg_index": hvg.astype(np.int64),
+        "genes": [str(gene_names[i]) for i in hvg] if gene_names is not None else None,
+    }
+    if cluster:
+        with timer("cluster"):
+            labels, backend = cluster_embedding(embedding, n_clusters, method=config.cluster_method, seed=seed)
+        with timer("refine"):
+            refined = refine_labels(labels, xy, config.refine_neighbors) if config.refine_neighbors else labels
+        result.update(domains=refined, domains_unrefined=labels, cluster_backend=backend)
+    result.update(
+        params={"method": "DiffusionST", "preset": preset_name, "n_clusters": n_clusters, "seed": seed, "device": str(dev),
+                "n_spots": n_spots, "n_genes_input": n_genes, "n_genes_selected": int(hvg.size), **config.to_dict()},
+        timings={**timer.seconds, "total": timer.total},
+        stats=stats,
+        versions=package_versions(),
+    )
+    return result
+
+
+def spatial_coordinates(adata: ad.AnnData, spatial_key: str = "spatial") -> np.ndarray:
+    """Spot coordinates from ``adata.obsm[spatial_key]`` (first two columns).
+
+    Raises
+    ------
+    KeyError
+        If the key is absent, with the available keys and how to add coordinates.
+    """
+    if spatial_key not in adata.obsm:
+        raise KeyError(
+            f"adata.obsm[{spatial_key!r}] not found (obsm has {list(adata.obsm.keys())}); store the spot coordinates "
+            "as an n_spots x 2 array there, e.g. adata.obsm['spatial'] = adata.obs[['x', 'y']].to_numpy()."
+        )
+    xy = np.asarray(adata.obsm[spatial_key], dtype=float)
+    return xy[:, :2] if xy.ndim == 2 and xy.shape[1] > 2 else xy
+
+
+def diffusionst(
+    adata: ad.AnnData,
+    n_clusters: int = 7,
+    *,
+    preset: str = "auto",
+    device: str = "auto",
+    seed: int = 0,
+    layer: str | None = None,
+    spatial_key: str = "spatial",
+    key_added: str = "diffusionst",
+    copy: bool = False,
+    verbose: bool = True,
+    **overrides: object,
+) -> ad.AnnData | None:
+    """Spatial domains of a spot-level dataset with DiffusionST (scanpy-style).
+
+    Parameters
+    ----------
+    adata
+        Spots x genes with raw counts in ``X`` (or in ``layers[layer]``) and coordinates in ``obsm[spatial_key]``.
+    n_clusters
+        Number of spatial domains K.
+    preset, device, seed, verbose, **overrides
+        See :func:`diffusionst_arrays`.
+    layer
+        Layer holding raw counts (default ``X``).
+    spatial_key
+        ``obsm`` key of the coordinates.
+    key_added
+        Prefix of the written keys.
+    copy
+        Return a modified copy instead of writing into ``adata``.
+
+    Returns
+    -------
+    AnnData or None
+        The copy when ``copy=True``, else ``None``. Writes:
+
+        - ``obs[f"{key_added}_domain"]``: categorical domain labels ``"1".."K"`` (after refinement);
+        - ``obsm[f"X_{key_added}"]``: the PCA embedding that was clustered;
+        - ``obsm[f"{key_added}_enhanced"]``: the enhanced expression of the selected genes;
+        - ``var[f"{key_added}_selected"]``: which genes were selected (their order = columns above);
+        - ``uns[key_added]``: parameters, seed, timings per stage, diagnostics, package versions.
+    """
+    if not isinstance(adata, ad.AnnData):
+        raise TypeError(f"`adata` must be an AnnData, got {type(adata).__name__}.")
+    counts = adata.layers[layer] if layer is not None else adata.X
+    if layer is not None and layer not in adata.layers:
+        raise KeyError(f"adata.layers[{layer!r}] not found; available layers: {list(adata.layers.keys())}.")
+    result = diffusionst_arrays(
+        counts, spatial_coordinates(adata, spatial_key), list(adata.var_names), n_clusters=n_clusters, preset=preset,
+        device=device, seed=seed, verbose=verbose, **overrides,
+    )
+    target = adata.copy() if copy else adata
+    selected = np.zeros(target.n_vars, dtype=bool)
+    selected[result["hvg_index"]] = True
+    domains = pd.Categorical(result["domains"].astype(str), categories=[str(k) for k in range(1, n_clusters + 1)])
+    target.obs[f"{key_added}_domain"] = pd.Series(domains, index=target.obs_names)
+    target.obsm[f"X_{key_added}"] = result["embedding"]
+    target.obsm[f"{key_added}_enhanced"] = result["enhanced"]
+    target.var[f"{key_added}_selected"] = selected
+    target.uns[key_added] = {
+        "params": result["params"], "timings": result["timings"], "stats": result["stats"],
+        "versions": result["versions"], "cluster_backend": result["cluster_backend"],
+        "genes": result["genes"],
+    }
+    return target if copy else None

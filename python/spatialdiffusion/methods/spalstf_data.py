@@ -1,0 +1,222 @@
+"""SpaLSTF inputs: count validation, gene matching, normalisation, reference augmentation, cell order.
+
+Everything here is numpy in, numpy out; no torch and no AnnData.
+
+Normalisation (spec section 1.3): ``normalize_total(1e4) -> log1p -> divide each cell by its maximum
+-> 2x - 1``. Unlike the released code, the library size and the per-cell maximum are computed from the
+**observed (conditioning) genes only**, for the reference and the spatial cells alike. The released code
+used every gene, which leaks each fold's held-out genes into the scaling of the spatial condition and is
+impossible in the real use case, where the spatial data has no value for the target genes. Target genes
+are scaled by the same per-cell factors, so they can exceed 1 in model space; they are capped at
+:data:`TARGET_CEILING` (log-expression twice the cell's observed maximum; the 99.9th percentile on the
+osmFISH reference is 2.1), which keeps cells with almost no observed counts from producing huge values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+TARGET_SUM = 1e4
+TARGET_CEILING = 3.0
+
+
+def as_counts(x: object, name: str) -> np.ndarray:
+    """Return ``x`` as a dense float32 cells x genes count matrix, or raise a clear error.
+
+    Parameters
+    ----------
+    x
+        Dense array or scipy sparse matrix of raw counts.
+    name
+        Argument name used in error messages.
+    """
+    if sp.issparse(x):
+        x = x.toarray()
+    arr = np.asarray(x)
+    if arr.ndim != 2:
+        raise ValueError(f"`{name}` must be a 2-D cells x genes matrix, got {arr.ndim} dimension(s).")
+    if not np.issubdtype(arr.dtype, np.number):
+        raise TypeError(f"`{name}` must be numeric, got dtype {arr.dtype}.")
+    arr = arr.astype(np.float64, copy=False)
+    fix = "SpaLSTF normalises counts itself: pass the raw integer counts (e.g. adata.layers['counts'] or adata.raw.X)."
+    if not np.isfinite(arr).all():
+        raise ValueError(f"`{name}` contains NaN or infinite values; counts are not counts. {fix}")
+    if (arr < 0).any():
+        raise ValueError(f"`{name}` has negative values (min {arr.min():.3g}); counts are not counts. {fix}")
+    if not np.allclose(arr, np.round(arr), atol=1e-6):
+        raise ValueError(f"`{name}` has non-integer values (e.g. {arr[arr != np.round(arr)][0]:.4g}); counts are not counts. {fix}")
+    return arr.astype(np.float32)
+
+
+def _upper_index(genes: Sequence[str], name: str) -> dict[str, int]:
+    index: dict[str, int] = {}
+    for i, gene in enumerate(genes):
+        key = str(gene).upper()
+        if key in index:
+            raise ValueError(f"`{name}` has genes that differ only in case or are duplicated (e.g. {gene!r}); make gene names unique.")
+        index[key] = i
+    return index
+
+
+@dataclass(frozen=True)
+class GenePlan:
+    """Which genes condition the model and which it imputes, as column indices into each input.
+
+    ``observed`` genes are measured in both data sets; ``target`` genes are imputed. Names use the
+    reference's spelling.
+    """
+
+    observed: list[str]
+    target: list[str]
+    st_observed: np.ndarray
+    ref_observed: np.ndarray
+    ref_target: np.ndarray
+
+    @property
+    def genes(self) -> list[str]:
+        """Model gene order: observed genes first, then targets."""
+        return self.observed + self.target
+
+
+def shared_genes(st_genes: Sequence[str], ref_genes: Sequence[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Genes measured by both data sets, matched case-insensitively.
+
+    Returns
+    -------
+    names
+        Shared genes in the spatial data's order, spelt as in the reference.
+    st_idx, ref_idx
+        Their column indices in each data set.
+    """
+    st_index = _upper_index(st_genes, "st_genes")
+    ref_index = _upper_index(ref_genes, "ref_genes")
+    keys = [k for k in st_index if k in ref_index]
+    return (
+        [str(ref_genes[ref_index[k]]) for k in keys],
+        np.array([st_index[k] for k in keys], dtype=np.int64),
+        np.array([ref_index[k] for k in keys], dtype=np.int64),
+    )
+
+
+def check_shared(n_shared: int, min_shared: int) -> None:
+    """Raise a clear error when fewer than ``min_shared`` genes are available to condition on."""
+    if n_shared < min_shared:
+        raise ValueError(
+            f"Only {n_shared} gene(s) are shared by the spatial data and the reference (outside `genes`); "
+            f"at least {min_shared} are needed to condition on. Check that both use the same gene naming "
+            "(symbols vs Ensembl IDs, species), or lower `min_shared_genes`."
+        )
+
+
+def plan_genes(st_genes: Sequence[str], ref_genes: Sequence[str], target: Sequence[str], *, min_shared: int) -> GenePlan:
+    """Match gene names case-insensitively and split them into observed and target genes.
+
+    Parameters
+    ----------
+    st_genes, ref_genes
+        Gene names of the spatial data and of the reference.
+    target
+        Genes to impute; each must be in the reference. A target that the spatial data also measures is
+        treated as unmeasured (it is removed from the condition).
+    min_shared
+        Minimum number of observed genes required to condition on.
+    """
+    names, st_idx, ref_idx = shared_genes(st_genes, ref_genes)
+    ref_index = _upper_index(ref_genes, "ref_genes")
+    target_keys = [str(g).upper() for g in target]
+    if not target_keys:
+        raise ValueError("`genes` is empty: name at least one reference gene to impute.")
+    if len(set(target_keys)) != len(target_keys):
+        raise ValueError("`genes` contains duplicates (case-insensitive).")
+    missing = [g for g, k in zip(target, target_keys) if k not in ref_index]
+    if missing:
+        raise ValueError(
+            f"{len(missing)} gene(s) in `genes` are absent from the reference: {list(missing[:10])}. "
+            "Only genes the reference measures can be imputed."
+        )
+    keep = np.array([n.upper() not in set(target_keys) for n in names], dtype=bool)
+    check_shared(int(keep.sum()), min_shared)
+    return GenePlan(
+        observed=[n for n, k in zip(names, keep) if k],
+        target=[str(ref_genes[ref_index[k]]) for k in target_keys],
+        st_observed=st_idx[keep],
+        ref_observed=ref_idx[keep],
+        ref_target=np.array([ref_index[k] for k in target_keys], dtype=np.int64),
+    )
+
+
+def normalize(counts: np.ndarray, n_observed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Map counts to SpaLSTF's model space, scaling each cell by its first ``n_observed`` columns.
+
+    Returns
+    -------
+    x
+        ``2 * log1p(1e4 * counts / lib) / max - 1`` (float32); ``lib`` and ``max`` come from the observed
+        columns. Cells without observed counts get ``-1`` everywhere.
+    scale
+        Per-cell ``(lib, max)`` as an ``(n, 2)`` array, to map predictions back with :func:`to_lognorm`.
+    """
+    lib = counts[:, :n_observed].sum(axis=1, keepdims=True).astype(np.float64)
+    lib[lib == 0] = 1.0
+    logn = np.log1p(counts * (TARGET_SUM / lib))
+    top = logn[:, :n_observed].max(axis=1, keepdims=True)
+    top[top == 0] = 1.0
+    return (2.0 * logn / top - 1.0).astype(np.float32), np.hstack([lib, top])
+
+
+def to_lognorm(x: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Invert the max-abs step of :func:`normalize`: model space to ``log1p(1e4 * count / observed library)``."""
+    return (np.clip(np.asarray(x, dtype=np.float64), -1.0, None) + 1.0) / 2.0 * scale[:, 1:2]
+
+
+def reference_lognorm_maxabs(counts: np.ndarray) -> np.ndarray:
+    """The published evaluation's preprocessing over all columns: ``normalize_total(1e4) -> log1p -> / cell max``."""
+    x, _ = normalize(counts, counts.shape[1])
+    return (x + 1.0) / 2.0
+
+
+def augment(counts: np.ndarray, shifts: Sequence[float]) -> np.ndarray:
+    """The released code's reference augmentation: stacked copies of ``counts + s`` for each shift ``s``."""
+    return np.vstack([counts + np.float32(s) for s in shifts])
+
+
+def default_shifts(n_genes: int) -> tuple[float, ...]:
+    """Shifts used by the released SpaLSTF code: ``(0, 10)`` below 40 genes, ``(0, 5, 10)`` otherwise."""
+    return (0.0, 10.0) if n_genes < 40 else (0.0, 5.0, 10.0)
+
+
+def _hilbert_index(ix: np.ndarray, iy: np.ndarray, order: int) -> np.ndarray:
+    """Position along a Hilbert curve of a ``2**order`` grid (vectorised over points)."""
+    x, y = ix.astype(np.int64).copy(), iy.astype(np.int64).copy()
+    d = np.zeros_like(x)
+    s = 1 << (order - 1)
+    while s > 0:
+        rx = (x & s) > 0
+        ry = (y & s) > 0
+        d += s * s * ((3 * rx) ^ ry)
+        flip = ~ry
+        swap_x = np.where(flip & rx, s - 1 - x, x)
+        swap_y = np.where(flip & rx, s - 1 - y, y)
+        x, y = np.where(flip, swap_y, swap_x), np.where(flip, swap_x, swap_y)
+        s >>= 1
+    return d
+
+
+def spatial_order(coords: np.ndarray, order: int = 10) -> np.ndarray:
+    """Cell permutation along a Hilbert curve through the tissue: neighbours in the sequence are neighbours in space."""
+    xy = np.asarray(coords, dtype=np.float64)[:, :2]
+    span = np.ptp(xy, axis=0)
+    span[span == 0] = 1.0
+    grid = np.floor((xy - xy.min(axis=0)) / span * ((1 << order) - 1)).astype(np.int64)
+    return np.argsort(_hilbert_index(grid[:, 0], grid[:, 1], order), kind="stable")
+
+
+def expression_order(x: np.ndarray) -> np.ndarray:
+    """Cell permutation along the first principal component of ``x``: similar cells are adjacent."""
+    centred = x - x.mean(axis=0, keepdims=True)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    return np.argsort(centred @ vt[0], kind="stable")

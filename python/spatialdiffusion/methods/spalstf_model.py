@@ -1,0 +1,275 @@
+"""The trainable SpaLSTF model: fit on the reference, impute spatial cells, save and load.
+
+:class:`SpaLSTFModel` owns a :class:`~spatialdiffusion.models.denoiser.SpaLSTFDenoiser` (the torch
+module), the cosine :class:`~spatialdiffusion.diffusion.NoiseSchedule` and the gene plan. It works on
+count matrices whose columns are already in model order (observed genes, then target genes).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .._utils import StageTimer, package_versions, progress, randn, torch_generator
+from ..diffusion import DDIMSampler, DDPMSampler, NoiseSchedule, sample
+from ..models.denoiser import SpaLSTFDenoiser
+from ..presets_spalstf import SpaLSTFConfig
+from .spalstf_data import TARGET_CEILING, augment, default_shifts, expression_order, normalize, spatial_order, to_lognorm
+
+
+def gaussian_moment_kl(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """KL(N(mean(pred), std(pred)) || N(mean(target), std(target))) of two scalar Gaussians.
+
+    The moments are taken over all entries given (unbiased std, plus ``eps``), as the released code.
+    """
+    mu_p, sd_p = pred.mean(), pred.std() + eps
+    mu_q, sd_q = target.mean(), target.std() + eps
+    return torch.log(sd_q / sd_p) + (sd_p**2 + (mu_p - mu_q) ** 2) / (2 * sd_q**2) - 0.5
+
+
+def diffusion_loss(
+    eps_hat: torch.Tensor, eps: torch.Tensor, unobserved: torch.Tensor, kl_weight: float, kl_masked: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """SpaLSTF's training loss: mean squared noise error on the unobserved genes plus ``kl_weight * KL``.
+
+    Parameters
+    ----------
+    eps_hat, eps
+        Predicted and true noise, cells x genes.
+    unobserved
+        Boolean gene mask (True = unobserved, i.e. imputed).
+    kl_weight
+        alpha; 0 drops the KL term (stDiff).
+    kl_masked
+        KL over the unobserved genes (paper Eq. 2) or over every gene (released code).
+
+    Returns
+    -------
+    loss, kl
+    """
+    mse = (eps_hat[:, unobserved] - eps[:, unobserved]).pow(2).mean()
+    if kl_weight == 0:
+        return mse, torch.zeros((), device=mse.device)
+    kl = gaussian_moment_kl(eps_hat[:, unobserved], eps[:, unobserved]) if kl_masked else gaussian_moment_kl(eps_hat, eps)
+    return mse + kl_weight * kl, kl
+
+
+def _chunks(n: int, size: int) -> list[slice]:
+    return [slice(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+class SpaLSTFModel:
+    """SpaLSTF for one gene plan: ``observed`` genes condition, ``target`` genes are imputed.
+
+    Parameters
+    ----------
+    config
+        Settings; size-dependent fields are resolved for ``len(observed) + len(target)`` genes.
+    observed, target
+        Gene names in model order.
+    device
+        Torch device for training and sampling.
+    """
+
+    def __init__(self, config: SpaLSTFConfig, observed: list[str], target: list[str], device: torch.device) -> None:
+        self.observed = list(observed)
+        self.target = list(target)
+        self.config = config.resolved(len(self.observed) + len(self.target))
+        self.device = device
+        self.net = self._build_net()
+        self.schedule = NoiseSchedule.cosine(self.config.num_timesteps)
+        self.history: list[dict[str, float]] = []
+        self.timer = StageTimer()
+        self.trained = False
+
+    def _build_net(self) -> SpaLSTFDenoiser:
+        cfg = self.config
+        stdiff = cfg.variant == "stdiff"
+        return SpaLSTFDenoiser(
+            n_genes=len(self.observed) + len(self.target),
+            hidden=cfg.hidden,
+            depth=cfg.depth,
+            num_heads=cfg.num_heads,
+            mlp_ratio=cfg.mlp_ratio,
+            attention="cell" if stdiff else "xca",
+            condition="linear" if stdiff else "lstm",
+            lstm_hidden=cfg.lstm_hidden,
+            lstm_layers=cfg.lstm_layers,
+            lstm_bidirectional=cfg.lstm_bidirectional,
+            lstm_window=cfg.lstm_window,
+        ).to(self.device)
+
+    @property
+    def n_observed(self) -> int:
+        """Number of conditioning genes."""
+        return len(self.observed)
+
+    def _mask(self) -> torch.Tensor:
+        mask = torch.zeros(self.n_observed + len(self.target), device=self.device)
+        mask[: self.n_observed] = 1.0
+        return mask
+
+    def _condition(self, x: np.ndarray) -> np.ndarray:
+        cond = x.copy()
+        cond[:, self.n_observed :] = -1.0
+        return cond
+
+    def fit(self, ref_counts: np.ndarray, *, seed: int = 0, verbose: bool = True) -> "SpaLSTFModel":
+        """Train on reference counts (cells x genes in model order).
+
+        Parameters
+        ----------
+        ref_counts
+            Raw counts of the observed then target genes for every reference cell.
+        seed
+            Seeds the network initialisation, minibatch order, timesteps and noise.
+        verbose
+            Show a progress bar over epochs.
+        """
+        cfg = self.config
+        with self.timer("preprocess"):
+            counts = augment(ref_counts, default_shifts(ref_counts.shape[1])) if cfg.augment else ref_counts
+            x0_np, _ = normalize(counts, self.n_observed)
+            x0_np[:, self.n_observed :] = np.clip(x0_np[:, self.n_observed :], -1.0, TARGET_CEILING)
+            cond_np = self._condition(x0_np)
+            rank = None
+            if cfg.cell_order != "file":
+                rank = np.empty(len(x0_np), dtype=np.int64)
+                rank[expression_order(x0_np[:, : self.n_observed])] = np.arange(len(x0_np))
+        torch.manual_seed(seed)
+        self.net = self._build_net()
+        rng = np.random.default_rng(seed)
+        gen = torch_generator(seed, self.device)
+        x0 = torch.from_numpy(x0_np).to(self.device)
+        cond = torch.from_numpy(cond_np).to(self.device)
+        mask = self._mask()
+        unobserved = mask == 0
+        opt = torch.optim.AdamW(self.net.parameters(), lr=cfg.lr, weight_decay=0.0)
+        self.net.train()
+        with self.timer("train"):
+            for _ in progress(range(cfg.epochs), desc="SpaLSTF training", verbose=verbose):
+                perm = rng.permutation(len(x0_np))
+                total, total_kl, n_batches = 0.0, 0.0, 0
+                for part in _chunks(len(perm), cfg.batch_size):
+                    idx = perm[part]
+                    if rank is not None:
+                        idx = idx[np.argsort(rank[idx])]
+                    idx_t = torch.from_numpy(idx).to(self.device)
+                    xb, cb = x0[idx_t], cond[idx_t]
+                    t = torch.randint(1, cfg.num_timesteps, (len(idx),), generator=gen, device=gen.device).to(self.device)
+                    eps = randn(tuple(xb.shape), gen, self.device)
+                    x_in = self.schedule.add_noise(xb, eps, t) * (1 - mask) + xb * mask
+                    loss, kl = diffusion_loss(self.net(x_in, t, cb), eps, unobserved, cfg.kl_weight, cfg.kl_masked)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.grad_clip)
+                    opt.step()
+                    total, total_kl, n_batches = total + loss.item(), total_kl + kl.item(), n_batches + 1
+                self.history.append({"loss": total / n_batches, "kl": total_kl / n_batches})
+        self.trained = True
+        return self
+
+    def _order(self, x_obs: np.ndarray, coords: np.ndarray | None) -> np.ndarray:
+        order = self.config.cell_order
+        if order == "file":
+            return np.arange(len(x_obs))
+        if order == "spatial" and coords is not None:
+            return spatial_order(coords)
+        return expression_order(x_obs)
+
+    def sample_model_space(
+        self, st_counts: np.ndarray, coords: np.ndarray | None = None, *, seed: int = 0, verbose: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Impute the target genes of spatial cells, in model space.
+
+        Parameters
+        ----------
+        st_counts
+            Raw counts of the observed genes (cells x ``len(observed)``), in model order.
+        coords
+            Cell coordinates (cells x 2), used when ``cell_order="spatial"``.
+        seed
+            Seeds the sampling noise.
+        verbose
+            Show a progress bar over sampling steps.
+
+        Returns
+        -------
+        x
+            Target genes in model space (cells x ``len(target)``), averaged over ``n_samples`` draws.
+        scale
+            Per-cell ``(library, max)`` of the observed genes, for :func:`~.spalstf_data.to_lognorm`.
+        """
+        if not self.trained:
+            raise RuntimeError("The model is not trained: call `fit()` or load a checkpoint first.")
+        cfg = self.config
+        n_genes = self.n_observed + len(self.target)
+        padded = np.zeros((len(st_counts), n_genes), dtype=np.float32)
+        padded[:, : self.n_observed] = st_counts
+        x_np, scale = normalize(padded, self.n_observed)
+        cond_np = self._condition(x_np)
+        order = self._order(x_np[:, : self.n_observed], coords)
+        inverse = np.argsort(order)
+        cond = torch.from_numpy(cond_np[order]).to(self.device)
+        mask = self._mask()
+        parts = _chunks(len(order), cfg.batch_size)
+        self.net.eval()
+
+        def denoise(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            return torch.cat([self.net(x_t[p], t[p], cond[p]) for p in parts], dim=0)
+
+        if cfg.sampler == "ddpm":
+            sampler = DDPMSampler(self.schedule, clip=TARGET_CEILING)
+        else:
+            sampler = DDIMSampler(self.schedule, num_steps=cfg.sampler_steps, eta=cfg.ddim_eta, clip=TARGET_CEILING)
+        gen = torch_generator(seed, self.device)
+        total = torch.zeros(len(order), n_genes, device=self.device)
+        with self.timer("sample"):
+            for _ in range(cfg.n_samples):
+                x_start = randn((len(order), n_genes), gen, self.device)
+                total += sample(denoise, sampler, x_start, generator=gen, known=cond, known_mask=mask, verbose=verbose, desc="SpaLSTF sampling")
+        x = (total / cfg.n_samples).cpu().numpy()[inverse]
+        return x[:, self.n_observed :], scale
+
+    def impute(self, st_counts: np.ndarray, coords: np.ndarray | None = None, *, seed: int = 0, verbose: bool = True) -> np.ndarray:
+        """Imputed target genes as log-normalised expression, ``log1p(1e4 * count / observed library)``.
+
+        Same arguments as :meth:`sample_model_space`; returns float32 cells x ``len(target)``.
+        """
+        x, scale = self.sample_model_space(st_counts, coords, seed=seed, verbose=verbose)
+        return to_lognorm(x, scale).astype(np.float32)
+
+    def state(self) -> dict[str, Any]:
+        """Everything needed to rebuild the trained model (plain types and tensors only)."""
+        return {
+            "format": "spatialdiffusion.spalstf/1",
+            "config": self.config.to_dict(),
+            "observed": self.observed,
+            "target": self.target,
+            "history": self.history,
+            "versions": package_versions(),
+            "state_dict": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
+        }
+
+    def save(self, path: str | Path) -> None:
+        """Write the trained model to ``path`` (a torch file)."""
+        if not self.trained:
+            raise RuntimeError("Only a trained model can be saved: call `fit()` first.")
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(self.state(), path)
+
+    @classmethod
+    def load(cls, path: str | Path, device: torch.device) -> "SpaLSTFModel":
+        """Rebuild a model written by :meth:`save` on ``device``."""
+        state = torch.load(Path(path), map_location="cpu", weights_only=True)
+        if not isinstance(state, dict) or state.get("format") != "spatialdiffusion.spalstf/1":
+            raise ValueError(f"{path} is not a SpaLSTF checkpoint written by spatialdiffusion.")
+        model = cls(SpaLSTFConfig(**state["config"]), state["observed"], state["target"], device)
+        model.net.load_state_dict(state["state_dict"])
+        model.history = list(state["history"])
+        model.trained = True
+        return model

@@ -1,0 +1,143 @@
+"""Input checks and the DiffusionST preprocessing (seurat_v3 HVGs, normalise, log, scale, image layout).
+
+Everything here is array-level: raw counts in (dense or scipy sparse, spots x genes), numpy out.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import scanpy as sc
+
+MIN_GENES = 16
+"""Fewest genes DiffusionST accepts: a 4x4 image, the smallest grid the U-Net can halve twice."""
+
+ArrayLike = np.ndarray | sp.spmatrix
+
+
+def check_counts(counts: object, name: str = "counts") -> sp.csr_matrix:
+    """Validate a spots x genes raw count matrix and return it as float32 CSR.
+
+    Parameters
+    ----------
+    counts
+        Dense array or scipy sparse matrix of raw UMI counts.
+    name
+        Argument name used in error messages.
+
+    Raises
+    ------
+    TypeError
+        If ``counts`` is not a 2-D numeric array or sparse matrix.
+    ValueError
+        If it is empty, holds NaN/inf, negative or non-integer values (e.g. already normalised or
+        log-transformed data).
+    """
+    if sp.issparse(counts):
+        mat = sp.csr_matrix(counts)
+    elif isinstance(counts, (np.ndarray, pd.DataFrame)) or hasattr(counts, "__array__"):
+        arr = np.asarray(counts)
+        if arr.ndim != 2:
+            raise TypeError(f"`{name}` must be a 2-D spots x genes matrix, got an array with {arr.ndim} dimension(s).")
+        if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+            raise TypeError(f"`{name}` must hold numbers, got dtype {arr.dtype}.")
+        mat = sp.csr_matrix(arr)
+    else:
+        raise TypeError(f"`{name}` must be a numpy array or scipy sparse matrix of raw counts, got {type(counts).__name__}.")
+    if mat.shape[0] == 0 or mat.shape[1] == 0:
+        raise ValueError(f"`{name}` is empty (shape {mat.shape}); it needs spots as rows and genes as columns.")
+    data = mat.data
+    if not np.all(np.isfinite(data)):
+        raise ValueError(f"`{name}` contains NaN or infinite values; pass raw counts without missing values.")
+    if data.size and data.min() < 0:
+        raise ValueError(f"`{name}` contains negative values ({data.min():g}); pass raw, non-negative UMI counts.")
+    if data.size and not np.all(np.equal(np.mod(data, 1), 0)):
+        raise ValueError(
+            f"`{name}` contains non-integer values (e.g. {data[np.mod(data, 1) != 0][0]:g}); it looks normalised or "
+            "log-transformed. Pass the raw integer counts (e.g. adata.layers['counts'] or the 'counts' assay)."
+        )
+    return mat.astype(np.float32)
+
+
+def check_coords(coords: object, n_obs: int, name: str = "coords") -> np.ndarray:
+    """Validate spot coordinates: an ``n_obs x 2`` finite numeric array (extra columns are an error)."""
+    arr = np.asarray(coords, dtype=float) if coords is not None else None
+    if arr is None or arr.ndim != 2 or arr.shape[1] != 2:
+        shape = None if arr is None else arr.shape
+        raise ValueError(f"`{name}` must be an n_spots x 2 array of spatial coordinates, got shape {shape}.")
+    if arr.shape[0] != n_obs:
+        raise ValueError(f"`{name}` has {arr.shape[0]} rows but the count matrix has {n_obs} spots; they must match.")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"`{name}` contains NaN or infinite values; every spot needs a finite position.")
+    return arr
+
+
+def select_hvg(counts: sp.csr_matrix, n_top_genes: int) -> np.ndarray:
+    """Indices of the ``n_top_genes`` most variable genes by scanpy's ``seurat_v3`` flavour on raw counts.
+
+    The indices are returned in the input's gene order (the order that fixes pixel positions), not in
+    rank order. When there are no more genes than requested, every gene is kept.
+    """
+    n_genes = counts.shape[1]
+    if n_genes <= n_top_genes:
+        return np.arange(n_genes)
+    adata = ad.AnnData(X=counts)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sc.pp.highly_variable_genes(adata, flavor="seurat_v3", n_top_genes=n_top_genes)
+    return np.flatnonzero(adata.var["highly_variable"].to_numpy())
+
+
+def normalize_log_scale(counts: sp.csr_matrix, genes: np.ndarray, max_value: float = 10.0) -> np.ndarray:
+    """DiffusionST's expression features for the selected genes.
+
+    Library-size normalisation to 1e4 over **all** genes, ``log1p``, then each selected gene divided by
+    its standard deviation (ddof 1; a constant gene is left unscaled) and clipped at ``max_value``,
+    without centring (scanpy ``scale(zero_center=False, max_value=10)``), so values stay non-negative.
+
+    Returns
+    -------
+    numpy.ndarray
+        Dense float32 ``spots x len(genes)`` matrix.
+    """
+    library = np.asarray(counts.sum(axis=1)).ravel()
+    library[library == 0] = 1.0
+    sub = sp.diags(1e4 / library) @ counts[:, genes]
+    x = np.log1p(sub.toarray()).astype(np.float64)
+    std = x.std(axis=0, ddof=1) if x.shape[0] > 1 else np.ones(x.shape[1])
+    std[std == 0] = 1.0
+    return np.minimum(x / std, max_value).astype(np.float32)
+
+
+def image_side(n_genes: int, multiple: int = 4) -> int:
+    """Side of the square image that holds ``n_genes`` values.
+
+    The smallest side that is a multiple of ``multiple`` (the U-Net's total down-sampling factor: 4 for
+    the paper's network, 8 with 2x2 patches) with ``side**2 >= n_genes``: 4096 genes give the paper's
+    64x64 image, 1000 genes a 32x32 image, 33 genes an 8x8 image. Gene ``j`` sits at pixel
+    ``(j // side, j % side)``; the remaining pixels are zero padding and are ignored by the loss.
+    """
+    if n_genes < MIN_GENES:
+        raise ValueError(
+            f"DiffusionST needs at least {MIN_GENES} genes to lay out as an image, got {n_genes}; "
+            "pass more genes (the method is designed for 4096 highly variable genes)."
+        )
+    return multiple * math.ceil(math.sqrt(n_genes) / multiple)
+
+
+def to_images(features: np.ndarray, side: int) -> np.ndarray:
+    """Lay each row of ``features`` out row-major on a ``side x side`` grid, zero-padded: ``(N, 1, side, side)``."""
+    n, g = features.shape
+    padded = np.zeros((n, side * side), dtype=np.float32)
+    padded[:, :g] = features
+    return padded.reshape(n, 1, side, side)
+
+
+def from_images(images: np.ndarray, n_genes: int) -> np.ndarray:
+    """Inverse of :func:`to_images`: drop the padding and return ``(N, n_genes)``."""
+    return images.reshape(images.shape[0], -1)[:, :n_genes]

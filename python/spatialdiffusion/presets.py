@@ -1,0 +1,153 @@
+"""Named hyper-parameter sets ("presets") for DiffusionST.
+
+``paper`` reproduces the published sizes and is meant for a GPU; ``fast`` keeps every stage of the
+method (GCN-ZINB denoising, diffusion enhancement, PCA + mclust, refinement) at CPU-friendly sizes and
+is the default without CUDA. Any field can be overridden by keyword.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class DiffusionSTConfig:
+    """Every tunable number of the DiffusionST pipeline.
+
+    Attributes
+    ----------
+    n_top_genes
+        Highly variable genes selected with seurat_v3 (4096 = a 64x64 image).
+    n_neighbors
+        Spatial k-NN graph degree before symmetrising (4).
+    latent_dim
+        GCN latent width (64).
+    gcn_epochs, gcn_lr
+        Full-batch Adam epochs and learning rate of the GCN autoencoder (500, 1e-3).
+    mse_weight, zinb_weight
+        Loss = ``mse_weight * MSE(X, h) + zinb_weight * ZINB`` (10 and 0.5).
+    zinb_target
+        ``"scaled"``: the ZINB models the scaled log-normalised features (the released code);
+        ``"counts"``: it models the raw counts with a library-size factor (the paper's intent).
+    zinb_heads_from
+        ``"reconstruction"`` (released code) or ``"latent"`` (cheaper).
+    diffusion
+        ``"ddpm"``: one U-Net learns all spots' images, then each spot is regenerated from a partially
+        noised copy of itself (the paper); ``"none"``: skip enhancement (an ablation, not DiffusionST).
+    unet_channels, unet_mults, unet_patch_size
+        U-Net width, per-level multipliers and input patch size ((64, (1, 2, 4), 1) in the paper).
+    diffusion_timesteps, beta_start, beta_end
+        Linear noise schedule.
+    train_epochs, batch_size, diffusion_lr
+        U-Net training: passes over all spots, minibatch size, Adam learning rate.
+    start_timestep
+        Timestep of the partially noised spot image from which candidates are generated.
+    sampling_steps
+        DDIM steps from ``start_timestep`` to a clean image.
+    n_candidates, n_keep
+        Pseudo-images generated per spot, and how many of the closest (MSE) are averaged.
+    n_pcs
+        Principal components handed to the clustering (20).
+    cluster_method
+        ``"auto"`` (mclust, falling back to a Gaussian mixture), ``"mclust"`` or ``"gmm"``.
+    refine_neighbors
+        Neighbourhood of the majority-vote refinement (50; 0 disables it).
+    """
+
+    n_top_genes: int = 4096
+    n_neighbors: int = 4
+    latent_dim: int = 64
+    gcn_epochs: int = 500
+    gcn_lr: float = 1e-3
+    mse_weight: float = 10.0
+    zinb_weight: float = 0.5
+    zinb_target: str = "scaled"
+    zinb_heads_from: str = "reconstruction"
+    diffusion: str = "ddpm"
+    unet_channels: int = 64
+    unet_mults: tuple[int, ...] = (1, 2, 4)
+    unet_patch_size: int = 1
+    diffusion_timesteps: int = 1000
+    beta_start: float = 1e-4
+    beta_end: float = 0.02
+    train_epochs: int = 50
+    batch_size: int = 64
+    diffusion_lr: float = 1e-4
+    start_timestep: int = 100
+    sampling_steps: int = 20
+    n_candidates: int = 8
+    n_keep: int = 2
+    n_pcs: int = 20
+    cluster_method: str = "auto"
+    refine_neighbors: int = 50
+
+    def __post_init__(self) -> None:
+        allowed = {
+            "zinb_target": ("scaled", "counts"),
+            "zinb_heads_from": ("reconstruction", "latent"),
+            "diffusion": ("ddpm", "none"),
+            "cluster_method": ("auto", "mclust", "gmm"),
+        }
+        for name, values in allowed.items():
+            if getattr(self, name) not in values:
+                raise ValueError(f"`{name}` must be one of {values}, got {getattr(self, name)!r}.")
+        for name in ("n_top_genes", "n_neighbors", "latent_dim", "gcn_epochs", "unet_channels", "diffusion_timesteps",
+                     "batch_size", "sampling_steps", "n_candidates", "n_keep", "n_pcs"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+        if self.n_keep > self.n_candidates:
+            raise ValueError(f"`n_keep` ({self.n_keep}) cannot exceed `n_candidates` ({self.n_candidates}).")
+        if not 0 <= self.start_timestep < self.diffusion_timesteps:
+            raise ValueError(f"`start_timestep` must lie in [0, {self.diffusion_timesteps - 1}], got {self.start_timestep}.")
+        if self.refine_neighbors < 0 or self.train_epochs < 0:
+            raise ValueError("`refine_neighbors` and `train_epochs` must be non-negative.")
+
+    def to_dict(self) -> dict:
+        """Plain-dict form for provenance records."""
+        out = dataclasses.asdict(self)
+        out["unet_mults"] = list(self.unet_mults)
+        return out
+
+
+DIFFUSIONST_PRESETS: dict[str, DiffusionSTConfig] = {
+    "paper": DiffusionSTConfig(),
+    "fast": DiffusionSTConfig(
+        gcn_epochs=300,
+        zinb_heads_from="latent",
+        unet_channels=8,
+        unet_mults=(1, 2, 2),
+        unet_patch_size=2,
+        diffusion_timesteps=100,
+        train_epochs=3,
+        batch_size=32,
+        diffusion_lr=1e-3,
+        start_timestep=10,
+        sampling_steps=2,
+        n_candidates=2,
+        n_keep=2,
+    ),
+}
+
+
+def diffusionst_config(preset: str, device: torch.device, **overrides: object) -> tuple[str, DiffusionSTConfig]:
+    """Resolve a preset name (``"auto"``: ``paper`` on CUDA, else ``fast``) and apply keyword overrides.
+
+    Raises
+    ------
+    ValueError
+        For an unknown preset or an override that is not a :class:`DiffusionSTConfig` field.
+    """
+    if not isinstance(preset, str) or preset not in ("auto", *DIFFUSIONST_PRESETS):
+        raise ValueError(f"`preset` must be one of {('auto', *DIFFUSIONST_PRESETS)}, got {preset!r}.")
+    name = ("paper" if device.type == "cuda" else "fast") if preset == "auto" else preset
+    fields = {f.name for f in dataclasses.fields(DiffusionSTConfig)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ValueError(f"Unknown DiffusionST setting(s) {unknown}; valid settings are {sorted(fields)}.")
+    if "unet_mults" in overrides:
+        overrides["unet_mults"] = tuple(int(m) for m in overrides["unet_mults"])  # type: ignore[union-attr]
+    return name, dataclasses.replace(DIFFUSIONST_PRESETS[name], **overrides)

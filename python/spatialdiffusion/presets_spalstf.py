@@ -1,0 +1,156 @@
+"""SpaLSTF settings: one dataclass, two named presets (``paper``, ``fast``) and ``auto``.
+
+``paper`` is the published configuration (released code's values where the paper is silent), meant for
+a GPU. ``fast`` is the CPU default: still SpaLSTF (XCA denoiser, bidirectional LSTM condition, masked
+KL), narrower, fewer epochs, LSTM over short windows of neighbouring cells and a few-step DDIM sampler;
+its sizes were chosen by measurement on osmFISH (see ``benchmarks/RESULTS_spalstf.md``).
+Any field can be overridden by keyword: ``spalstf(..., preset="fast", epochs=50)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+import torch
+
+from ._utils import check_positive_int
+
+PRESETS = ("paper", "fast")
+VARIANTS = ("spalstf", "stdiff")
+CELL_ORDERS = ("spatial", "expression", "file")
+SAMPLERS = ("ddpm", "ddim")
+
+
+@dataclass(frozen=True)
+class SpaLSTFConfig:
+    """Every setting of a SpaLSTF (or stDiff) run.
+
+    Attributes
+    ----------
+    variant
+        ``"spalstf"`` (XCA blocks, LSTM condition, KL term) or ``"stdiff"`` (attention between cells,
+        linear condition, no KL), the ablation reported in the paper.
+    hidden, batch_size
+        Transformer width and cells per minibatch; ``None`` applies the published rule
+        (fewer than 500 genes: 512 and 2048; otherwise 1024 and 512).
+    depth, num_heads, mlp_ratio
+        DiT blocks, attention heads, MLP expansion.
+    lstm_hidden, lstm_layers, lstm_bidirectional, lstm_window
+        Condition LSTM; bidirectional as in the paper (``False`` = released code); ``lstm_window`` cells
+        per sequence (``None`` = the whole minibatch is one sequence, as released).
+    cell_order
+        Meaning of the LSTM's cell sequence. ``"spatial"``: spatial cells along a Hilbert curve through
+        the tissue (expression order if no coordinates), reference cells along the first principal
+        component of the observed genes, each minibatch sorted that way. ``"expression"``: both by
+        expression. ``"file"``: released code (shuffled reference, spatial cells in input order).
+    epochs, lr, grad_clip
+        AdamW (no weight decay) epochs, learning rate, gradient-norm clip.
+    num_timesteps
+        T of the cosine schedule, for training and sampling.
+    kl_weight
+        alpha of ``loss = MSE + alpha * KL``; ``None`` = released rule (2.8 below 120 genes, else 0.02).
+    kl_masked
+        KL over the unobserved genes only (paper Eq. 2) or over all genes (released code).
+    augment
+        Stack reference copies shifted by +10 (and +5 from 40 genes on) counts, as the released code.
+    sampler, sampler_steps, ddim_eta
+        ``"ddpm"``: ancestral sampling through all T steps (the method); ``"ddim"``: ``sampler_steps``
+        evenly spaced steps with stochasticity ``ddim_eta``.
+    n_samples
+        Independent samples averaged per cell (the method draws 1).
+    min_shared_genes
+        Fewest shared genes accepted as a condition.
+    """
+
+    variant: str = "spalstf"
+    hidden: int | None = None
+    batch_size: int | None = None
+    depth: int = 6
+    num_heads: int = 16
+    mlp_ratio: float = 4.0
+    lstm_hidden: int = 128
+    lstm_layers: int = 2
+    lstm_bidirectional: bool = True
+    lstm_window: int | None = None
+    cell_order: str = "spatial"
+    epochs: int = 1200
+    lr: float = 1.6046744893538737e-4
+    grad_clip: float = 1.0
+    num_timesteps: int = 1500
+    kl_weight: float | None = None
+    kl_masked: bool = True
+    augment: bool = True
+    sampler: str = "ddpm"
+    sampler_steps: int = 1500
+    ddim_eta: float = 0.0
+    n_samples: int = 1
+    min_shared_genes: int = 10
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("variant", VARIANTS), ("cell_order", CELL_ORDERS), ("sampler", SAMPLERS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"`{name}` must be one of {allowed}, got {getattr(self, name)!r}.")
+        for name in ("depth", "num_heads", "lstm_hidden", "lstm_layers", "epochs", "num_timesteps", "sampler_steps", "n_samples", "min_shared_genes"):
+            check_positive_int(getattr(self, name), name)
+        for name in ("hidden", "batch_size", "lstm_window"):
+            if getattr(self, name) is not None:
+                check_positive_int(getattr(self, name), name)
+        if self.lr <= 0 or self.grad_clip <= 0:
+            raise ValueError("`lr` and `grad_clip` must be positive.")
+        if self.kl_weight is not None and self.kl_weight < 0:
+            raise ValueError(f"`kl_weight` must be non-negative or None, got {self.kl_weight}.")
+
+    def resolved(self, n_genes: int) -> "SpaLSTFConfig":
+        """Fill the size-dependent fields (``hidden``, ``batch_size``, ``kl_weight``) for ``n_genes`` genes."""
+        hidden = self.hidden if self.hidden is not None else (512 if n_genes < 500 else 1024)
+        batch = self.batch_size if self.batch_size is not None else (2048 if n_genes < 500 else 512)
+        kl = self.kl_weight if self.kl_weight is not None else (2.8 if n_genes < 120 else 0.02)
+        if self.variant == "stdiff":
+            kl = 0.0
+        if hidden % self.num_heads:
+            raise ValueError(f"`hidden` ({hidden}) must be divisible by `num_heads` ({self.num_heads}).")
+        return replace(self, hidden=hidden, batch_size=batch, kl_weight=kl)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form for provenance records and checkpoints."""
+        return asdict(self)
+
+
+_PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "fast": dict(
+        hidden=128,
+        batch_size=1024,
+        depth=4,
+        num_heads=8,
+        lstm_hidden=64,
+        lstm_window=64,
+        epochs=60,
+        sampler="ddim",
+        sampler_steps=50,
+    ),
+}
+
+
+def spalstf_config(preset: str = "auto", device: torch.device | None = None, **overrides: Any) -> SpaLSTFConfig:
+    """Build a :class:`SpaLSTFConfig` from a preset name plus keyword overrides.
+
+    Parameters
+    ----------
+    preset
+        ``"paper"``, ``"fast"`` or ``"auto"`` (``paper`` on CUDA, ``fast`` otherwise).
+    device
+        The device the run will use (only consulted for ``"auto"``).
+    **overrides
+        Any :class:`SpaLSTFConfig` field.
+    """
+    if preset == "auto":
+        preset = "paper" if device is not None and device.type == "cuda" else "fast"
+    if preset not in _PRESETS:
+        raise ValueError(f"`preset` must be 'auto', 'paper' or 'fast', got {preset!r}.")
+    known = {f.name for f in fields(SpaLSTFConfig)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise TypeError(f"Unknown SpaLSTF setting(s) {unknown}; valid settings are: {sorted(known)}.")
+    return SpaLSTFConfig(**{**_PRESETS[preset], **overrides})

@@ -1,0 +1,233 @@
+"""SpaLSTF units: loss terms, masking, gene matching, input errors, presets, determinism, checkpoints."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from spatialdiffusion.diffusion import DDIMSampler, NoiseSchedule, sample
+from spatialdiffusion.methods.spalstf import spalstf_arrays
+from spatialdiffusion.methods.spalstf_data import (
+    as_counts,
+    expression_order,
+    normalize,
+    plan_genes,
+    spatial_order,
+    to_lognorm,
+)
+from spatialdiffusion.methods.spalstf_model import SpaLSTFModel, diffusion_loss, gaussian_moment_kl
+from spatialdiffusion.models.denoiser import SpaLSTFDenoiser
+from spatialdiffusion.presets_spalstf import spalstf_config
+
+TINY = dict(hidden=16, depth=1, num_heads=4, lstm_hidden=8, lstm_layers=1, batch_size=64, epochs=2,
+            num_timesteps=50, sampler="ddim", sampler_steps=4, min_shared_genes=3)
+
+
+def _toy(n_cells: int = 80, n_genes: int = 12, seed: int = 0) -> tuple[np.ndarray, list[str]]:
+    rng = np.random.default_rng(seed)
+    return rng.poisson(3.0, (n_cells, n_genes)).astype(np.float32), [f"G{i}" for i in range(n_genes)]
+
+
+# ---- loss ------------------------------------------------------------------------------------
+
+def test_gaussian_moment_kl_matches_torch_distributions():
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(200, generator=gen) * 0.5 + 0.3
+    b = torch.randn(200, generator=gen)
+    expect = torch.distributions.kl_divergence(
+        torch.distributions.Normal(a.mean(), a.std() + 1e-6), torch.distributions.Normal(b.mean(), b.std() + 1e-6)
+    )
+    assert float(gaussian_moment_kl(a, b)) == pytest.approx(float(expect), rel=1e-5)
+    assert float(gaussian_moment_kl(b, b)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_diffusion_loss_masks_mse_and_kl_to_unobserved_genes():
+    gen = torch.Generator().manual_seed(1)
+    eps = torch.randn(30, 6, generator=gen)
+    eps_hat = eps.clone()
+    eps_hat[:, :3] += 5.0  # large error only on observed genes
+    unobserved = torch.tensor([False, False, False, True, True, True])
+    loss, kl = diffusion_loss(eps_hat, eps, unobserved, kl_weight=2.8, kl_masked=True)
+    assert float(loss) == pytest.approx(0.0, abs=1e-6) and float(kl) == pytest.approx(0.0, abs=1e-6)
+    loss_unmasked, kl_unmasked = diffusion_loss(eps_hat, eps, unobserved, kl_weight=2.8, kl_masked=False)
+    assert float(kl_unmasked) > 0.1 and float(loss_unmasked) == pytest.approx(2.8 * float(kl_unmasked))
+    eps_hat[:, 3:] += 1.0
+    loss, _ = diffusion_loss(eps_hat, eps, unobserved, kl_weight=0.0, kl_masked=True)
+    assert float(loss) == pytest.approx(1.0)
+
+
+# ---- denoiser --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("attention,condition,bidir,window", [("xca", "lstm", True, None), ("xca", "lstm", False, 5), ("cell", "linear", True, None)])
+def test_denoiser_starts_at_zero_and_learns_shapes(attention, condition, bidir, window):
+    torch.manual_seed(0)
+    net = SpaLSTFDenoiser(7, hidden=16, depth=2, num_heads=4, attention=attention, condition=condition,
+                          lstm_hidden=8, lstm_bidirectional=bidir, lstm_window=window)
+    x, c = torch.randn(23, 7), torch.randn(23, 7)
+    out = net(x, torch.randint(0, 50, (23,)), c)
+    assert out.shape == (23, 7) and torch.count_nonzero(out) == 0  # adaLN-Zero / zero head
+    if condition == "lstm":
+        assert net.cond.lstm.bidirectional is bidir
+        assert net.cond(c).shape == (23, 16)
+
+
+def test_lstm_window_splits_the_sequence():
+    torch.manual_seed(0)
+    enc = SpaLSTFDenoiser(5, hidden=8, depth=1, num_heads=2, lstm_hidden=4, lstm_window=4).cond
+    c = torch.randn(10, 5)
+    full = enc(c)
+    # changing a cell in the second window leaves the first window's embeddings untouched
+    c2 = c.clone()
+    c2[6] += 3.0
+    assert torch.allclose(enc(c2)[:4], full[:4]) and not torch.allclose(enc(c2)[4:8], full[4:8])
+
+
+# ---- masking through the sampler --------------------------------------------------------------
+
+def test_observed_genes_are_returned_unchanged_by_spalstf_sampling():
+    torch.manual_seed(0)
+    net = SpaLSTFDenoiser(6, hidden=16, depth=1, num_heads=4, lstm_hidden=8)
+    for p in net.parameters():
+        torch.nn.init.normal_(p, std=0.2)  # a non-trivial network
+    sched = NoiseSchedule.cosine(40)
+    cond = torch.rand(9, 6) * 2 - 1
+    cond[:, 4:] = -1
+    mask = torch.tensor([1.0, 1, 1, 1, 0, 0])
+    gen = torch.Generator().manual_seed(0)
+    out = sample(lambda x, t: net(x, t, cond), DDIMSampler(sched, 8, clip=3.0), torch.randn(9, 6, generator=gen),
+                 generator=gen, known=cond, known_mask=mask)
+    assert torch.equal(out[:, :4], cond[:, :4])
+    assert not torch.equal(out[:, 4:], cond[:, 4:])
+
+
+# ---- data ------------------------------------------------------------------------------------
+
+def test_normalize_uses_observed_genes_only_and_inverts():
+    counts = np.array([[0, 3, 9, 100], [5, 5, 0, 0], [0, 0, 0, 7]], dtype=np.float32)
+    x, scale = normalize(counts, 3)
+    assert np.allclose(scale[:, 0], [12, 10, 1])  # library of the 3 observed genes (0 -> 1)
+    assert np.allclose(x[:, :3].max(axis=1), [1, 1, -1])  # each cell's observed max maps to 1
+    # the held-out column does not change the observed values
+    other = counts.copy()
+    other[:, 3] = 0
+    assert np.allclose(normalize(other, 3)[0][:, :3], x[:, :3])
+    assert np.allclose(np.expm1(to_lognorm(x[:2], scale[:2])) * scale[:2, :1] / 1e4, counts[:2], rtol=1e-4, atol=1e-3)
+
+
+def test_orders_are_permutations_with_meaning():
+    coords = np.array([[0, 0], [10, 10], [0, 1], [10, 9], [1, 0]], dtype=float)
+    order = spatial_order(coords)
+    assert sorted(order) == list(range(5))
+    pos = np.argsort(order)
+    assert abs(pos[1] - pos[3]) == 1  # the two close cells at (10, 10) and (10, 9) are adjacent
+    x = np.array([[5.0, 0], [1, 0], [3, 0], [2, 0]])
+    assert list(expression_order(x)) in ([1, 3, 2, 0], [0, 2, 3, 1])
+
+
+def test_gene_matching_is_case_insensitive_and_uses_reference_spelling():
+    plan = plan_genes(["gad2", "VIP", "Sst", "x1"], ["Gad2", "Vip", "Sst", "Pvalb", "X1"], ["pvalb", "SST"], min_shared=2)
+    assert plan.observed == ["Gad2", "Vip", "X1"]
+    assert plan.target == ["Pvalb", "Sst"]
+    assert list(plan.st_observed) == [0, 1, 3] and list(plan.ref_target) == [3, 2]
+
+
+@pytest.mark.parametrize(
+    "st,ref,target,message",
+    [
+        (["A", "B"], ["a", "b", "C"], ["C"], "Only 2 gene"),
+        (["A", "B", "C"], ["A", "B", "C"], ["Z"], "absent from the reference"),
+        (["A", "a", "B"], ["A", "B", "C"], ["C"], "differ only in case"),
+        (["A", "B", "D"], ["A", "B", "C"], [], "empty"),
+        (["A", "B", "D"], ["A", "B", "C"], ["C", "c"], "duplicates"),
+    ],
+)
+def test_gene_matching_errors(st, ref, target, message):
+    with pytest.raises(ValueError, match=message):
+        plan_genes(st, ref, target, min_shared=3 if message.startswith("Only") else 1)
+
+
+@pytest.mark.parametrize(
+    "value,message",
+    [
+        (np.array([[1.0, -2.0]]), "negative"),
+        (np.array([[1.5, 2.0]]), "non-integer"),
+        (np.array([[np.nan, 2.0]]), "NaN"),
+        (np.array([1.0, 2.0]), "2-D"),
+    ],
+)
+def test_counts_are_not_counts_errors_name_the_argument(value, message):
+    with pytest.raises(ValueError, match=message) as err:
+        as_counts(value, "ref_counts")
+    assert "`ref_counts`" in str(err.value)
+
+
+def test_sparse_counts_are_accepted():
+    dense = np.array([[0, 2], [3, 0]], dtype=np.float32)
+    assert np.array_equal(as_counts(sp.csr_matrix(dense), "st_counts"), dense)
+
+
+def test_array_api_input_errors():
+    st, genes = _toy()
+    ref, _ = _toy(seed=1)
+    with pytest.raises(ValueError, match="`st_genes` has 3 names"):
+        spalstf_arrays(st, genes[:3], ref, genes, genes=["G0"], verbose=False, **TINY)
+    with pytest.raises(ValueError, match="`st_coords`"):
+        spalstf_arrays(st, genes, ref, genes, st_coords=np.zeros((3, 2)), genes=["G0"], verbose=False, **TINY)
+    with pytest.raises(ValueError, match="nothing to impute"):
+        spalstf_arrays(st, genes, ref, genes, verbose=False, **TINY)
+    with pytest.raises(TypeError, match="Unknown SpaLSTF setting"):
+        spalstf_arrays(st, genes, ref, genes, genes=["G0"], verbose=False, epoch=3)
+    with pytest.raises(ValueError, match="counts are not counts"):
+        spalstf_arrays(st * 0.5, genes, ref, genes, genes=["G0"], verbose=False, **TINY)
+
+
+def test_presets():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert spalstf_config("auto", cpu) == spalstf_config("fast")
+    assert spalstf_config("auto", cuda) == spalstf_config("paper")
+    paper = spalstf_config("paper").resolved(33)
+    assert (paper.hidden, paper.batch_size, paper.kl_weight, paper.epochs, paper.num_timesteps) == (512, 2048, 2.8, 1200, 1500)
+    assert paper.lstm_bidirectional and paper.kl_masked and paper.sampler == "ddpm"
+    big = spalstf_config("paper").resolved(915)
+    assert (big.hidden, big.batch_size, big.kl_weight) == (1024, 512, 0.02)
+    assert spalstf_config("fast", variant="stdiff").resolved(33).kl_weight == 0.0
+    fast = spalstf_config("fast")
+    assert fast.variant == "spalstf" and fast.lstm_bidirectional and fast.sampler == "ddim"
+    with pytest.raises(ValueError, match="preset"):
+        spalstf_config("slow")
+    with pytest.raises(ValueError, match="cell_order"):
+        spalstf_config("fast", cell_order="random")
+
+
+# ---- training, determinism, checkpoints --------------------------------------------------------
+
+def test_seeded_runs_are_identical_and_seeds_differ(tmp_path):
+    st, genes = _toy(60)
+    ref, _ = _toy(90, seed=1)
+    coords = np.random.default_rng(2).uniform(0, 100, (60, 2))
+    kw = dict(st_coords=coords, genes=["G0", "G1"], device="cpu", verbose=False, **TINY)
+    a = spalstf_arrays(st, genes, ref, genes, seed=3, **kw)
+    b = spalstf_arrays(st, genes, ref, genes, seed=3, **kw)
+    c = spalstf_arrays(st, genes, ref, genes, seed=4, **kw)
+    assert a["imputed"].shape == (60, 2) and a["imputed"].dtype == np.float32 and a["genes"] == ["G0", "G1"]
+    assert np.array_equal(a["imputed"], b["imputed"])
+    assert not np.array_equal(a["imputed"], c["imputed"])
+    assert a["params"]["seed"] == 3 and "torch" in a["versions"] and a["timings"]["total"] > 0
+
+
+def test_checkpoint_roundtrip_skips_training(tmp_path):
+    st, genes = _toy(50)
+    ref, _ = _toy(70, seed=1)
+    ckpt = tmp_path / "m.pt"
+    kw = dict(genes=["G2", "G5"], device="cpu", verbose=False, seed=0, **TINY)
+    first = spalstf_arrays(st, genes, ref, genes, checkpoint=str(ckpt), **kw)
+    assert ckpt.exists() and not first["params"]["loaded_checkpoint"]
+    again = spalstf_arrays(st, genes, ref, genes, checkpoint=str(ckpt), **kw)
+    assert again["params"]["loaded_checkpoint"] and "train" not in again["timings"]
+    assert np.array_equal(first["imputed"], again["imputed"])
+    with pytest.raises(ValueError, match="other genes"):
+        spalstf_arrays(st, genes, ref, genes, checkpoint=str(ckpt), **{**kw, "genes": ["G3"]})
+    loaded = SpaLSTFModel.load(ckpt, torch.device("cpu"))
+    assert loaded.target == ["G2", "G5"] and loaded.config.hidden == 16

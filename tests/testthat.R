@@ -1,0 +1,4 @@
+library(testthat)
+library(SpatialDiffusion)
+
+test_check("SpatialDiffusion")

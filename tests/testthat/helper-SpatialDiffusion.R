@@ -1,0 +1,63 @@
+## Shared helpers for the tests.
+
+## Skip a test only when the Python engine is genuinely unavailable. `make test`
+## (scripts/r_check.sh) sets SPATIALDIFFUSION_REQUIRE_PYTHON=true, so there a missing engine is
+## a failure, not a skip.
+skipIfNoPython <- function() {
+    ok <- pythonAvailable()
+    if (isTRUE(ok)) return(invisible(TRUE))
+    if (identical(tolower(Sys.getenv("SPATIALDIFFUSION_REQUIRE_PYTHON")), "true")) {
+        stop("SPATIALDIFFUSION_REQUIRE_PYTHON=true but the Python engine is unavailable:\n",
+            attr(ok, "reason"))
+    }
+    skip(paste("Python engine not available:", attr(ok, "reason")))
+}
+
+skipIfNoSpatialExperiment <- function() {
+    if (!requireNamespace("SpatialExperiment", quietly = TRUE)) {
+        skip("SpatialExperiment is not installed (it is a Suggests-only dependency)")
+    }
+}
+
+skipIfNoSeurat <- function() {
+    if (!requireNamespace("SeuratObject", quietly = TRUE) ||
+        !requireNamespace("Seurat", quietly = TRUE)) {
+        skip("Seurat/SeuratObject are not installed")
+    }
+}
+
+## Smallest engine settings: a few GCN epochs, enhancement skipped, few genes. One test below
+## runs the real diffusion stage with tiny settings.
+tinyDST <- list(gcn_epochs = 2L, diffusion = "none", n_top_genes = 200L)
+tinyDDPM <- list(gcn_epochs = 2L, n_top_genes = 64L, train_epochs = 1L, batch_size = 256L,
+    unet_channels = 4L, sampling_steps = 1L, n_candidates = 2L, n_keep = 1L)
+tinySpaLSTF <- list(epochs = 1L, hidden = 32L, depth = 1L, num_heads = 2L, lstm_hidden = 8L,
+    lstm_layers = 1L, sampler = "ddim", sampler_steps = 2L, num_timesteps = 20L,
+    batch_size = 512L, augment = FALSE)
+
+.cache <- new.env()
+
+## A 600-spot window of the shipped DLPFC slice (all Layer/WM labels present).
+smallDLPFC <- function() {
+    if (is.null(.cache$dlpfc)) {
+        sce <- loadExampleDLPFC()
+        keep <- sce$array_row >= 20 & sce$array_row < 44 & sce$array_col >= 20 & sce$array_col < 70
+        .cache$dlpfc <- sce[, keep]
+    }
+    .cache$dlpfc
+}
+
+## A small osmFISH / Allen pair.
+smallOsmFISH <- function() {
+    if (is.null(.cache$osm)) {
+        ex <- loadExampleOsmFISH()
+        .cache$osm <- list(spatial = ex$spatial[, seq(1, ncol(ex$spatial), by = 12)],
+            reference = ex$reference[, seq(1, ncol(ex$reference), by = 12)])
+    }
+    .cache$osm
+}
+
+runTinyDST <- function(x, ...) {
+    do.call(runDiffusionST, c(list(x, nClusters = 4, seed = 7L, verbose = FALSE), tinyDST,
+        list(...)))
+}

@@ -1,0 +1,30 @@
+test_that("domainMetrics gives known values and excludes missing truth", {
+    truth <- c("a", "a", "b", "b", "c", "c")
+    m <- domainMetrics(NULL, truth, c(1, 1, 2, 2, 3, 3))
+    expect_equal(unname(m[c("ARI", "AMI", "NMI", "homogeneity")]), c(1, 1, 1, 1))
+    expect_equal(m[["nScored"]], 6)
+    ## NA and the string "NA" are excluded before scoring
+    m2 <- domainMetrics(NULL, c(truth, NA, "NA"), c(1, 1, 2, 2, 3, 3, 1, 2))
+    expect_equal(m2, m)
+    ## one predicted cluster: no information
+    m3 <- domainMetrics(NULL, truth, rep(1, 6))
+    expect_equal(unname(m3[c("ARI", "NMI", "homogeneity")]), c(0, 0, 0))
+    expect_error(domainMetrics(NULL, truth, 1:3), "same length")
+    expect_error(domainMetrics(NULL, rep(NA, 3), 1:3), "missing")
+})
+
+test_that("domainMetrics reads columns of objects and agrees with the engine (scikit-learn)", {
+    sce <- smallDLPFC()
+    set.seed(3)
+    sce$pred <- ifelse(runif(ncol(sce)) < 0.7, as.character(sce$layer_guess_reordered),
+        sample(letters[1:4], ncol(sce), TRUE))
+    m <- domainMetrics(sce, "layer_guess_reordered", "pred")
+    expect_named(m, c("ARI", "AMI", "NMI", "homogeneity", "nScored"))
+    expect_equal(m[["nScored"]], sum(!is.na(sce$layer_guess_reordered)))
+    expect_error(domainMetrics(sce, "nope", "pred"), "`truth` must name a column")
+    skipIfNoPython()
+    py <- reticulate::import("spatialdiffusion.metrics.clustering")
+    ref <- py$clustering_scores(as.character(sce$layer_guess_reordered), sce$pred)
+    expect_equal(unname(m[c("ARI", "AMI", "NMI", "homogeneity")]),
+        c(ref$ari, ref$ami, ref$nmi, ref$homo), tolerance = 1e-8)
+})

@@ -1,0 +1,115 @@
+## Input checks and coordinate discovery; none of these needs Python (checks run first).
+
+test_that("coordinates are found in colData, reducedDim and user-named columns", {
+    sce <- smallDLPFC()
+    expect_message(res <- SpatialDiffusion:::.coordsSCE(sce), "colData\\(x\\) columns array_row/array_col")
+    expect_equal(unname(res$coords[, 1]), as.numeric(sce$array_row))
+    expect_identical(rownames(res$coords), colnames(sce))
+
+    sce2 <- sce
+    SingleCellExperiment::reducedDim(sce2, "spatial") <- cbind(sce$pxl_row_in_fullres,
+        sce$pxl_col_in_fullres)
+    expect_message(res2 <- SpatialDiffusion:::.coordsSCE(sce2), "reducedDim")
+    expect_equal(unname(res2$coords[, 2]), as.numeric(sce$pxl_col_in_fullres))
+
+    expect_message(res3 <- SpatialDiffusion:::.coordsSCE(sce,
+        coords = c("pxl_row_in_fullres", "pxl_col_in_fullres")), "pxl_row_in_fullres")
+    expect_equal(unname(res3$coords[, 1]), as.numeric(sce$pxl_row_in_fullres))
+    expect_error(SpatialDiffusion:::.coordsSCE(sce, coords = c("a", "b")),
+        "`coords` names column\\(s\\) 'a', 'b'")
+})
+
+test_that("no coordinates anywhere gives one clear error", {
+    sce <- smallDLPFC()
+    SummarizedExperiment::colData(sce) <- S4Vectors::DataFrame(row.names = colnames(sce))
+    expect_error(runDiffusionST(sce, nClusters = 4, verbose = FALSE),
+        "No spatial coordinates found.*colData\\(x\\) columns array_row/array_col")
+    expect_error(runDiffusionST(sce, nClusters = 4, verbose = FALSE),
+        "pass `coords =`")
+})
+
+test_that("a SpatialExperiment with empty spatialCoords falls back to colData", {
+    skipIfNoSpatialExperiment()
+    sce <- smallDLPFC()
+    spe <- SpatialExperiment::SpatialExperiment(
+        assays = list(counts = SummarizedExperiment::assay(sce, "counts")),
+        colData = SummarizedExperiment::colData(sce))
+    expect_equal(ncol(SpatialExperiment::spatialCoords(spe)), 0L)
+    expect_message(res <- SpatialDiffusion:::.coordsSCE(spe), "spatialCoords\\(x\\) \\(0 columns\\)")
+    expect_equal(unname(res$coords[, 1]), as.numeric(sce$array_row))
+    SummarizedExperiment::colData(spe) <- S4Vectors::DataFrame(row.names = colnames(spe))
+    expect_error(SpatialDiffusion:::.coordsSCE(spe), "No spatial coordinates found")
+})
+
+test_that("a Seurat object without images uses meta.data coordinates", {
+    skipIfNoSeurat()
+    sce <- smallDLPFC()
+    so <- suppressWarnings(SeuratObject::CreateSeuratObject(
+        counts = SummarizedExperiment::assay(sce, "counts"),
+        meta.data = as.data.frame(SummarizedExperiment::colData(sce))))
+    expect_message(res <- SpatialDiffusion:::.coordsSeurat(so), "meta.data columns array_row/array_col.*no images")
+    expect_equal(unname(res$coords[, 2]), as.numeric(sce$array_col))
+    so$array_row <- NULL
+    expect_error(runDiffusionST(so, nClusters = 4, verbose = FALSE), "No spatial coordinates found")
+})
+
+test_that("counts are checked: missing assay, non-integer values, negative values", {
+    sce <- smallDLPFC()
+    expect_error(runDiffusionST(sce, nClusters = 4, assay = "raw", verbose = FALSE),
+        "`assay` = \"raw\" is not an assay of `x`; its assays are: \"counts\"")
+    SummarizedExperiment::assay(sce, "logcounts") <- log1p(SummarizedExperiment::assay(sce, "counts"))
+    expect_error(runDiffusionST(sce, nClusters = 4, assay = "logcounts", verbose = FALSE),
+        "does not hold raw counts: non-integer values")
+    m <- as.matrix(SummarizedExperiment::assay(sce, "counts")[1:50, ])
+    m[1, 1] <- -1
+    expect_error(runDiffusionST(m, nClusters = 4,
+        coords = as.matrix(as.data.frame(SummarizedExperiment::colData(sce))[, c("array_row", "array_col")]),
+        verbose = FALSE), "negative values")
+})
+
+test_that("nClusters, seed and other arguments are range-checked before any work", {
+    sce <- smallDLPFC()
+    for (bad in list(1, 0, 2.5, NA, c(3, 4), "7", ncol(sce))) {
+        expect_error(runDiffusionST(sce, nClusters = bad, verbose = FALSE),
+            "`nClusters` must be a single whole number from 2 to 599")
+    }
+    expect_error(runDiffusionST(sce, nClusters = 4, seed = -1, verbose = FALSE), "`seed`")
+    expect_error(runDiffusionST(sce, nClusters = 4, refine = NA, verbose = FALSE), "`refine`")
+    expect_error(runDiffusionST(sce, nClusters = 4, BPPARAM = 2, verbose = FALSE), "`BPPARAM`")
+    expect_error(runDiffusionST(list(1), nClusters = 4), "needs a SpatialExperiment")
+    m <- SummarizedExperiment::assay(sce, "counts")
+    expect_error(runDiffusionST(m, nClusters = 4), "`coords` must be an N x 2 numeric matrix")
+    expect_error(runDiffusionST(m, nClusters = 4, coords = matrix(1, 3, 2)), "have 3 rows")
+})
+
+test_that("SpaLSTF inputs: reference without shared genes, unknown genes, missing assay", {
+    osm <- smallOsmFISH()
+    ref <- osm$reference
+    rownames(ref) <- paste0("ENSMUSG", seq_len(nrow(ref)))
+    expect_error(runSpaLSTF(osm$spatial, ref, verbose = FALSE),
+        "`reference` shares no genes with `x`")
+    expect_error(evaluateSpaLSTF(osm$spatial, ref, verbose = FALSE),
+        "`reference` shares no genes with `x`")
+    expect_error(runSpaLSTF(osm$spatial, osm$reference, verbose = FALSE),
+        "Every reference gene is already measured")
+    expect_error(runSpaLSTF(osm$spatial, osm$reference, genes = c("Gad2", "NotAGene"),
+        verbose = FALSE), "not found: NotAGene")
+    expect_error(runSpaLSTF(osm$spatial, osm$reference, referenceAssay = "logcounts",
+        verbose = FALSE), "`referenceAssay` = \"logcounts\" is not an assay of `reference`")
+    expect_error(evaluateSpaLSTF(osm$spatial, osm$reference, folds = 1, verbose = FALSE),
+        "`folds`")
+    expect_error(runSpaLSTF(osm$spatial, "ref", verbose = FALSE), "`reference` must be")
+})
+
+test_that("the seeding helper restores the caller's random stream", {
+    set.seed(1)
+    expected <- runif(3)
+    set.seed(1)
+    a <- SpatialDiffusion:::.withSeed(99, runif(1))
+    expect_identical(runif(3), expected)
+    expect_identical(a, SpatialDiffusion:::.withSeed(99, runif(1)))
+    expect_identical(a, {
+        set.seed(99)
+        runif(1)
+    })
+})

@@ -1,0 +1,41 @@
+test_that("Python discovery: option, then SPATIALDIFFUSION_PYTHON, then a project .venv", {
+    oldOpt <- options(SpatialDiffusion.python = NULL)
+    oldEnv <- Sys.getenv("SPATIALDIFFUSION_PYTHON", NA)
+    oldWd <- getwd()
+    on.exit({
+        options(oldOpt)
+        if (is.na(oldEnv)) Sys.unsetenv("SPATIALDIFFUSION_PYTHON") else
+            Sys.setenv(SPATIALDIFFUSION_PYTHON = oldEnv)
+        setwd(oldWd)
+    })
+    Sys.setenv(SPATIALDIFFUSION_PYTHON = "/nonexistent/python")
+    found <- SpatialDiffusion:::.discoverPython()
+    expect_identical(found$python, "/nonexistent/python")
+    expect_match(found$source, "SPATIALDIFFUSION_PYTHON")
+    options(SpatialDiffusion.python = "/other/python")
+    expect_match(SpatialDiffusion:::.discoverPython()$source, "option")
+    options(SpatialDiffusion.python = NULL)
+    Sys.unsetenv("SPATIALDIFFUSION_PYTHON")
+    proj <- tempfile("proj")
+    dir.create(file.path(proj, ".venv", "bin"), recursive = TRUE)
+    dir.create(file.path(proj, "sub"))
+    file.create(file.path(proj, ".venv", "bin", "python"))
+    setwd(file.path(proj, "sub"))
+    found <- SpatialDiffusion:::.discoverPython()
+    expect_identical(normalizePath(found$python), normalizePath(file.path(proj, ".venv/bin/python")))
+    expect_match(found$source, "project virtualenv")
+    unlink(proj, recursive = TRUE)
+})
+
+test_that("installSpatialDiffusion describes its steps", {
+    steps <- installSpatialDiffusion(envname = "sd-test", engine = "/src/engine", dryRun = TRUE)
+    expect_identical(steps$envname, "sd-test")
+    expect_identical(steps$packages$torch, "torch==2.13.0")
+    expect_true("numpy<2" %in% steps$packages$engine)
+})
+
+test_that("the problem message says what to run", {
+    msg <- SpatialDiffusion:::.pythonProblem("no Python interpreter was found.")
+    expect_match(msg, "installSpatialDiffusion\\(\\)")
+    expect_match(msg, "SPATIALDIFFUSION_PYTHON")
+})

@@ -1,0 +1,143 @@
+## DiffusionST end to end on a 600-spot window of the shipped DLPFC slice, tiny engine settings.
+
+test_that("runDiffusionST on a SingleCellExperiment (coordinates in colData) stores the results", {
+    skipIfNoPython()
+    sce <- smallDLPFC()
+    set.seed(123)
+    before <- runif(1)
+    set.seed(123)
+    expect_message(out <- runDiffusionST(sce, nClusters = 4, seed = 7L, verbose = TRUE,
+        gcn_epochs = 2L, diffusion = "none", n_top_genes = 200L),
+        "colData\\(x\\) columns array_row/array_col")
+    ## the caller's random stream is untouched
+    expect_identical(runif(1), before)
+
+    dom <- out$DiffusionST_domain
+    expect_s3_class(dom, "factor")
+    expect_length(dom, ncol(sce))
+    expect_false(anyNA(dom))
+    expect_true(all(as.integer(as.character(dom)) %in% 1:4))
+    emb <- SingleCellExperiment::reducedDim(out, "DiffusionST")
+    expect_equal(dim(emb), c(ncol(sce), 20L))
+    expect_identical(rownames(emb), colnames(sce))
+    enh <- SingleCellExperiment::altExp(out, "DiffusionST")
+    expect_equal(dim(enh), c(200L, ncol(sce)))
+    expect_true(all(rownames(enh) %in% rownames(sce)))
+    expect_identical(colnames(enh), colnames(sce))
+    expect_false(anyNA(SummarizedExperiment::assay(enh, "enhanced")))
+    md <- S4Vectors::metadata(out)$DiffusionST
+    expect_identical(md$seed, 7L)
+    expect_identical(md$nClusters, 4L)
+    expect_identical(md$coordinates, "colData(x) columns array_row/array_col")
+    expect_identical(md$params$gcn_epochs, 2L)
+    expect_true(all(c("gcn", "total", "mclust") %in% names(md$timings)))
+    expect_true(all(c("torch", "R", "mclust", "SpatialDiffusion") %in% names(md$versions)))
+    expect_identical(md$clustering$modelNames, "EEE")
+    m <- domainMetrics(out, "layer_guess_reordered")
+    expect_true(all(is.finite(m)))
+
+    ## nothing else in the object changed
+    stripped <- out
+    stripped$DiffusionST_domain <- NULL
+    SingleCellExperiment::reducedDims(stripped) <- list()
+    SingleCellExperiment::altExps(stripped) <- list()
+    S4Vectors::metadata(stripped) <- list()
+    expect_identical(stripped, sce)
+    .cache$sceRun <- out
+})
+
+test_that("the matrix + coordinates method gives the same domains for the same seed", {
+    skipIfNoPython()
+    sce <- smallDLPFC()
+    if (is.null(.cache$sceRun)) .cache$sceRun <- runTinyDST(sce)
+    crd <- cbind(sce$array_row, sce$array_col)
+    res <- runTinyDST(SummarizedExperiment::assay(sce, "counts"), coords = crd)
+    expect_named(res, c("domains", "embedding", "enhanced", "metadata"))
+    expect_identical(as.character(res$domains), as.character(.cache$sceRun$DiffusionST_domain))
+    expect_equal(res$embedding, SingleCellExperiment::reducedDim(.cache$sceRun, "DiffusionST"))
+    expect_error(runDiffusionST(SummarizedExperiment::assay(sce, "counts"), nClusters = 4,
+        coords = crd, verbose = FALSE, not_a_setting = 1L), "not_a_setting")
+})
+
+test_that("a Seurat object built from the same counts gets the same domains", {
+    skipIfNoPython()
+    skipIfNoSeurat()
+    sce <- smallDLPFC()
+    if (is.null(.cache$sceRun)) .cache$sceRun <- runTinyDST(sce)
+    so <- suppressWarnings(SeuratObject::CreateSeuratObject(
+        counts = SummarizedExperiment::assay(sce, "counts"),
+        meta.data = as.data.frame(SummarizedExperiment::colData(sce))))
+    out <- runTinyDST(so)
+    expect_s4_class(out, "Seurat")
+    expect_identical(as.character(out$DiffusionST_domain),
+        as.character(.cache$sceRun$DiffusionST_domain))
+    expect_true("DiffusionST" %in% SeuratObject::Assays(out))
+    expect_true("diffusionst" %in% SeuratObject::Reductions(out))
+    expect_equal(unname(SeuratObject::Embeddings(out, "diffusionst")),
+        unname(SingleCellExperiment::reducedDim(.cache$sceRun, "DiffusionST")))
+    expect_identical(SeuratObject::Misc(out, "DiffusionST")$seed, 7L)
+    expect_identical(SeuratObject::DefaultAssay(out), SeuratObject::DefaultAssay(so))
+    ## nothing else changed
+    expect_identical(SeuratObject::GetAssayData(out, slot = "counts", assay = "RNA"),
+        SeuratObject::GetAssayData(so, slot = "counts", assay = "RNA"))
+    expect_identical(out[[]][, colnames(so[[]])], so[[]])
+})
+
+test_that("domains from R equal domains from a Python-first run (same seed and settings)", {
+    skipIfNoPython()
+    sce <- smallDLPFC()
+    crd <- cbind(as.numeric(sce$array_row), as.numeric(sce$array_col))
+    counts <- SummarizedExperiment::assay(sce, "counts")
+    ## R drives: engine with cluster = FALSE, then mclust in R, refinement in the engine.
+    rres <- do.call(runDiffusionST, c(list(counts, nClusters = 5, coords = crd, seed = 11L,
+        verbose = FALSE), tinyDDPM))
+    expect_true(rres$metadata$params$diffusion == "ddpm")
+
+    ## Python drives, in its own process (rpy2 must not run under reticulate): the engine's
+    ## cluster = TRUE path runs mclust through rpy2.
+    dir <- tempfile("pyfirst")
+    dir.create(dir)
+    Matrix::writeMM(methods::as(counts, "CsparseMatrix"), file.path(dir, "counts.mtx"))
+    utils::write.csv(crd, file.path(dir, "coords.csv"), row.names = FALSE)
+    settings <- paste(sprintf("%s=%s", names(tinyDDPM), vapply(tinyDDPM, function(v)
+        if (is.character(v)) sprintf("'%s'", v) else as.character(v), "")), collapse = ", ")
+    script <- file.path(dir, "run.py")
+    writeLines(c(
+        "import sys, numpy as np, scipy.io, pandas as pd",
+        "from spatialdiffusion.methods.diffusionst import diffusionst_arrays",
+        "d = sys.argv[1]",
+        "counts = scipy.io.mmread(d + '/counts.mtx').T.tocsr()",
+        "coords = pd.read_csv(d + '/coords.csv').to_numpy(dtype=float)",
+        sprintf(paste0("res = diffusionst_arrays(counts, coords, n_clusters=5, seed=11, ",
+            "cluster=True, verbose=False, cluster_method='mclust', %s)"), settings),
+        "np.savetxt(d + '/domains.txt', res['domains'], fmt='%d')",
+        "np.savetxt(d + '/embedding.txt', res['embedding'], fmt='%.9g')"
+    ), script)
+    py <- reticulate::py_exe()
+    log <- suppressWarnings(system2(py, c(shQuote(script), shQuote(dir)), stdout = TRUE,
+        stderr = TRUE, env = "TQDM_DISABLE=1"))
+    status <- attr(log, "status")
+    if (!is.null(status) && status != 0) fail(paste(c("Python-first run failed:", log), collapse = "\n"))
+    pyDomains <- scan(file.path(dir, "domains.txt"), quiet = TRUE)
+    pyEmbedding <- as.matrix(utils::read.table(file.path(dir, "embedding.txt")))
+    expect_equal(unname(rres$embedding), unname(pyEmbedding), tolerance = 1e-5)
+    expect_identical(as.integer(as.character(rres$domains)), as.integer(pyDomains))
+    unlink(dir, recursive = TRUE)
+})
+
+test_that("several samples are run one by one, each with its own graph", {
+    skipIfNoPython()
+    sce <- smallDLPFC()
+    sce$sample_id <- ifelse(sce$array_col < 45, "left", "right")
+    out <- runTinyDST(sce, nClusters = 3)
+    md <- S4Vectors::metadata(out)$DiffusionST
+    expect_named(md$samples, c("left", "right"))
+    expect_false(anyNA(out$DiffusionST_domain))
+    ## the left sample alone gives the same domains as within the multi-sample run
+    left <- sce[, sce$sample_id == "left"]
+    alone <- runTinyDST(left, nClusters = 3, sampleId = NULL)
+    expect_identical(as.character(out$DiffusionST_domain[sce$sample_id == "left"]),
+        as.character(alone$DiffusionST_domain))
+    p <- plotDomains(out, truth = "layer_guess_reordered")
+    expect_s3_class(p, "ggplot")
+})

@@ -1,0 +1,58 @@
+## SpaLSTF on a small subset of the shipped osmFISH / Allen pair, tiny engine settings.
+
+test_that("runSpaLSTF imputes held-out genes into an altExp and leaves the rest alone", {
+    skipIfNoPython()
+    osm <- smallOsmFISH()
+    hidden <- c("Gad2", "Slc32a1")
+    st <- osm$spatial[setdiff(rownames(osm$spatial), hidden), ]
+    out <- do.call(runSpaLSTF, c(list(st, osm$reference, genes = hidden, seed = 3L,
+        verbose = FALSE), tinySpaLSTF))
+    imp <- SingleCellExperiment::altExp(out, "SpaLSTF")
+    expect_identical(rownames(imp), hidden)
+    expect_identical(colnames(imp), colnames(st))
+    vals <- SummarizedExperiment::assay(imp, "imputed")
+    expect_true(all(is.finite(vals)))
+    md <- S4Vectors::metadata(out)$SpaLSTF
+    expect_identical(md$genes, hidden)
+    expect_identical(md$seed, 3L)
+    expect_identical(md$coordinates, "colData(x) columns x_coord/y_coord")
+    expect_true("total" %in% names(md$timings))
+    stripped <- out
+    SingleCellExperiment::altExps(stripped) <- list()
+    S4Vectors::metadata(stripped) <- list()
+    expect_identical(stripped, st)
+})
+
+test_that("runSpaLSTF accepts a Seurat reference and a Seurat query", {
+    skipIfNoPython()
+    skipIfNoSeurat()
+    osm <- smallOsmFISH()
+    hidden <- "Gad2"
+    st <- osm$spatial[setdiff(rownames(osm$spatial), hidden), ]
+    ref <- suppressWarnings(SeuratObject::CreateSeuratObject(
+        counts = SummarizedExperiment::assay(osm$reference, "counts")))
+    so <- suppressWarnings(SeuratObject::CreateSeuratObject(
+        counts = SummarizedExperiment::assay(st, "counts"),
+        meta.data = as.data.frame(SummarizedExperiment::colData(st))))
+    out <- do.call(runSpaLSTF, c(list(so, ref, genes = hidden, seed = 3L, verbose = FALSE),
+        tinySpaLSTF))
+    expect_true("SpaLSTF" %in% SeuratObject::Assays(out))
+    expect_identical(rownames(SeuratObject::GetAssayData(out, assay = "SpaLSTF")), hidden)
+    expect_identical(SeuratObject::DefaultAssay(out), "RNA")
+    expect_identical(SeuratObject::Misc(out, "SpaLSTF")$genes, hidden)
+})
+
+test_that("evaluateSpaLSTF returns per-gene metrics and a summary", {
+    skipIfNoPython()
+    osm <- smallOsmFISH()
+    res <- do.call(evaluateSpaLSTF, c(list(osm$spatial, osm$reference, folds = 2, seed = 1L,
+        verbose = FALSE), tinySpaLSTF))
+    expect_s4_class(res, "DataFrame")
+    expect_true(all(c("gene", "fold", "spcc", "ssim", "rmse", "js") %in% colnames(res)))
+    expect_setequal(res$gene, rownames(osm$spatial))
+    expect_setequal(unique(res$fold), 0:1)
+    s <- S4Vectors::metadata(res)$summary
+    expect_true(all(c("spcc", "ssim", "rmse", "js", "ari", "ami", "nmi", "homo") %in% names(s)))
+    expect_true(is.finite(s[["rmse"]]))
+    expect_identical(S4Vectors::metadata(res)$folds, 2L)
+})
