@@ -19,8 +19,12 @@
 #' @examples
 #' ex <- loadExampleOsmFISH()
 #' if (pythonAvailable()) {
-#'     res <- evaluateSpaLSTF(ex$spatial[, 1:300], ex$reference, folds = 2,
-#'         preset = "fast", verbose = FALSE)
+#'     ## small subsets and a tiny, briefly trained model, to run in seconds on a CPU
+#'     ref <- ex$reference[, seq(1, ncol(ex$reference), by = 10)]
+#'     res <- evaluateSpaLSTF(ex$spatial[, 1:300], ref, folds = 2, verbose = FALSE,
+#'         epochs = 1L, hidden = 32L, depth = 1L, num_heads = 2L, lstm_hidden = 8L,
+#'         sampler = "ddim", sampler_steps = 2L, augment = FALSE)
+#'     head(res)
 #'     S4Vectors::metadata(res)$summary
 #' }
 #' @include AllGenerics.R
@@ -51,15 +55,15 @@ setMethod("evaluateSpaLSTF", c("ANY", "ANY"), function(x, reference, folds = 5, 
     .checkEngine()
     start <- proc.time()[["elapsed"]]
     refMatrix <- .cellsAsRows(ref$counts)
-    runs <- BiocParallel::bplapply(names(groups), function(s) {
+    runs <- .runGroups(names(groups), function(s) {
         idx <- groups[[s]]
         .say(verbose, "SpaLSTF evaluation", if (length(groups) > 1L) paste0(" [", s, "]"), ": ",
             folds, "-fold cross-validation over ", length(shared), " shared genes, ",
             length(idx), " cells (preset = \"", preset, "\", device = \"", device,
             "\", seed = ", seed, ")...")
         args <- c(list(st_counts = .cellsAsRows(st$counts[, idx, drop = FALSE]),
-            st_genes = rownames(st$counts), ref_counts = refMatrix,
-            ref_genes = rownames(ref$counts),
+            st_genes = as.list(rownames(st$counts)), ref_counts = refMatrix,
+            ref_genes = as.list(rownames(ref$counts)),
             st_coords = if (!is.null(st$coords)) unname(st$coords[idx, , drop = FALSE]),
             n_folds = folds, preset = preset, device = device, seed = seed, verbose = verbose),
             .engineOverrides(list(...)))

@@ -339,3 +339,15 @@
         reticulate = as.character(utils::packageVersion("reticulate")),
         mclust = as.character(utils::packageVersion("mclust")))
 }
+
+## Run FUN over samples: directly for one sample (so errors read plainly), else with BiocParallel.
+.runGroups <- function(groupNames, FUN, BPPARAM) {
+    if (length(groupNames) == 1L) return(list(FUN(groupNames[[1L]])))
+    tryCatch(BiocParallel::bplapply(groupNames, FUN, BPPARAM = BPPARAM),
+        bplist_error = function(e) {
+            res <- BiocParallel::bpresult(e)
+            bad <- vapply(res, methods::is, TRUE, "error")
+            msg <- if (any(bad)) conditionMessage(res[[which(bad)[1]]]) else conditionMessage(e)
+            stop("Sample ", groupNames[which(bad)[1]], ": ", msg, call. = FALSE)
+        })
+}

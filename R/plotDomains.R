@@ -15,8 +15,8 @@
 #' @return A ggplot object.
 #' @seealso [runDiffusionST()], [domainMetrics()]
 #' @examples
-#' spe <- loadExampleDLPFC()
-#' plotDomains(spe, domain = "layer_guess_reordered")
+#' sce <- loadExampleDLPFC()
+#' plotDomains(sce, domain = "layer_guess_reordered")
 #' @export
 plotDomains <- function(x, domain = "DiffusionST_domain", truth = NULL, coords = NULL,
     sampleId = "sample_id", pointSize = 1, title = NULL) {

@@ -69,11 +69,16 @@
 #' @return `x` with the results added (see Results), or a list for the matrix method.
 #' @seealso [domainMetrics()], [plotDomains()], [loadExampleDLPFC()]
 #' @examples
-#' spe <- loadExampleDLPFC()
+#' sce <- loadExampleDLPFC()
 #' if (pythonAvailable()) {
-#'     small <- spe[, spe$array_row < 20]
-#'     small <- runDiffusionST(small, nClusters = 5, preset = "fast", verbose = FALSE)
+#'     ## a corner of the slice and tiny settings, to run in seconds on a CPU;
+#'     ## real analyses use the whole slice and the default settings
+#'     small <- sce[, sce$array_row < 16 & sce$array_col < 60]
+#'     small <- runDiffusionST(small, nClusters = 3, seed = 1, verbose = FALSE,
+#'         n_top_genes = 64L, gcn_epochs = 5L, train_epochs = 1L, batch_size = 256L,
+#'         unet_channels = 4L, sampling_steps = 1L, n_candidates = 2L, n_keep = 1L)
 #'     table(small$DiffusionST_domain)
+#'     S4Vectors::metadata(small)$DiffusionST$coordinates
 #' }
 #' @include AllGenerics.R
 #' @name runDiffusionST
@@ -184,7 +189,7 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
         .say(verbose, "DiffusionST: ", length(groups), " samples, run one by one (",
             class(BPPARAM)[1], ").")
     }
-    runs <- BiocParallel::bplapply(names(groups), function(s) {
+    runs <- .runGroups(names(groups), function(s) {
         idx <- groups[[s]]
         .diffusionstOne(counts[, idx, drop = FALSE], crd$coords[idx, , drop = FALSE], nClusters,
             preset, device, seed, refine, refineNeighbors, verbose,
@@ -229,7 +234,7 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
         " (preset = \"", preset, "\", device = \"", device, "\", seed = ", seed, ")...")
     t0 <- proc.time()[["elapsed"]]
     args <- c(list(counts = .countsForEngine(counts), coords = unname(coords),
-        gene_names = rownames(counts), n_clusters = nClusters, preset = preset, device = device,
+        gene_names = as.list(rownames(counts)), n_clusters = nClusters, preset = preset, device = device,
         seed = seed, cluster = FALSE, verbose = verbose,
         refine_neighbors = if (refine) refineNeighbors else 0L),
         .engineOverrides(engineArgs))

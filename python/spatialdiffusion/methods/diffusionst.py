@@ -87,7 +87,7 @@ def diffusionst_arrays(
     with timer("graph"):
         propagation = propagation_matrix(spatial_adjacency(xy, config.n_neighbors))
     with timer("gcn"):
-        denoised, losses = denoise_gcn(features, propagation, config, counts=mat[:, hvg], device=dev, verbose=verbose)
+        denoised, losses = denoise_gcn(features, propagation, config, counts=mat[:, hvg], seed=seed, device=dev, verbose=verbose)
         stats["gcn_first_loss"], stats["gcn_last_loss"] = losses[0], losses[-1]
     if config.diffusion == "ddpm":
         with timer("diffusion"):

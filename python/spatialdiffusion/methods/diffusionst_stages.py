@@ -30,6 +30,7 @@ def denoise_gcn(
     config: DiffusionSTConfig,
     *,
     counts: sp.csr_matrix | None,
+    seed: int,
     device: torch.device,
     verbose: bool,
 ) -> tuple[np.ndarray, list[float]]:
@@ -45,6 +46,8 @@ def denoise_gcn(
         Pipeline settings (epochs, learning rate, loss weights, ZINB target and heads).
     counts
         ``N x G`` raw counts of the same genes, needed when ``config.zinb_target == "counts"``.
+    seed
+        Seed of the spot subsets drawn for the ZINB term (``config.zinb_spots``).
     device
         Torch device.
     verbose
@@ -65,18 +68,26 @@ def denoise_gcn(
         size_factor = torch.from_numpy(library / max(float(np.median(library)), 1.0)).clamp(min=1e-3).to(device)
         zinb_x = torch.from_numpy(dense_counts).to(device)
     else:
-        size_factor = None
+        size_factor = torch.ones((x.shape[0], 1), device=device)
         zinb_x = x
-    model = GCNZINBAutoencoder(x.shape[1], config.latent_dim, config.zinb_heads_from).to(device)
+    n_spots = x.shape[0]
+    n_zinb = n_spots if config.zinb_spots == 0 else min(config.zinb_spots, n_spots)
+    generator = torch_generator(seed, device)
+    model = GCNZINBAutoencoder(x.shape[1], config.latent_dim, config.zinb_heads_from)
+    if config.gcn_init == "pca":
+        model.initialise_from_pca(features, propagation, seed)
+    model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.gcn_lr)
     losses: list[float] = []
     reconstruction = None
     for _ in progress(range(config.gcn_epochs), desc="DiffusionST: GCN-ZINB", verbose=verbose):
         model.train()
-        out = model(x, prop)
-        mean = out["mean"] if size_factor is None else out["mean"] * size_factor
+        rows = None if n_zinb == n_spots else torch.randperm(n_spots, generator=generator, device=generator.device)[:n_zinb].to(device)
+        out = model(x, prop, zinb_rows=rows)
+        target = zinb_x if rows is None else zinb_x[rows]
+        scale = size_factor if rows is None else size_factor[rows]
         loss = config.mse_weight * F.mse_loss(out["reconstruction"], x) + config.zinb_weight * zinb_nll(
-            zinb_x, mean, out["dispersion"], out["dropout"]
+            target, out["mean"] * scale, out["dispersion"], out["dropout"]
         ).mean()
         if not torch.isfinite(loss):
             break  # keep the last finite reconstruction, as the reference implementation does

@@ -7,7 +7,10 @@ dropout probability of a zero-inflated negative binomial. ``h`` is the denoised 
 
 from __future__ import annotations
 
+import numpy as np
+import scipy.sparse as sp
 import torch
+from sklearn.utils.extmath import randomized_svd
 from torch import nn
 from torch.nn import functional as F
 
@@ -69,7 +72,22 @@ class GCNZINBAutoencoder(nn.Module):
         self.dispersion_head = nn.Linear(head_in, n_genes)
         self.dropout_head = nn.Linear(head_in, n_genes)
 
-    def forward(self, x: torch.Tensor, propagation: torch.Tensor) -> dict[str, torch.Tensor]:
+    @torch.no_grad()
+    def initialise_from_pca(self, x: np.ndarray, propagation: sp.csr_matrix, seed: int) -> None:
+        """Start at the PCA solution of the linear path: ``W1 = c V``, ``W2 = V^T``.
+
+        ``V`` holds the top ``latent_dim`` right singular vectors of ``x`` (randomised SVD, seeded) and
+        ``c`` is the least-squares scale of ``h = A^2 x V V^T`` onto ``x`` (the propagation amplifies).
+        """
+        latent_dim = self.encoder_weight.shape[1]
+        _, _, vt = randomized_svd(x, latent_dim, random_state=seed)
+        v = np.ascontiguousarray(vt.T, dtype=np.float32)
+        h = propagation @ (propagation @ (x @ v)) @ vt.astype(np.float32)
+        scale = float((h * x).sum() / max(float((h * h).sum()), 1e-12))
+        self.encoder_weight.copy_(torch.from_numpy(v * scale))
+        self.decoder_weight.copy_(torch.from_numpy(v.T.copy()))
+
+    def forward(self, x: torch.Tensor, propagation: torch.Tensor, zinb_rows: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Encode, decode and parameterise the ZINB.
 
         Parameters
@@ -78,15 +96,20 @@ class GCNZINBAutoencoder(nn.Module):
             ``N x n_genes`` features.
         propagation
             ``N x N`` (sparse) propagation matrix.
+        zinb_rows
+            Spots for which the ZINB parameters are computed (default: all).
 
         Returns
         -------
         dict
-            ``latent`` (z), ``reconstruction`` (h), ``mean``, ``dispersion``, ``dropout``.
+            ``latent`` (z), ``reconstruction`` (h) for all spots; ``mean``, ``dispersion``, ``dropout``
+            for ``zinb_rows``.
         """
         z = propagation @ (x @ self.encoder_weight)
         h = propagation @ (z @ self.decoder_weight)
         src = h if self.heads_from == "reconstruction" else z
+        if zinb_rows is not None:
+            src = src[zinb_rows]
         return {
             "latent": z,
             "reconstruction": h,

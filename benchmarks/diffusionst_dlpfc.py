@@ -1,0 +1,109 @@
+"""DiffusionST on DLPFC 151673 / 151676 (K = 7): ARI per seed, wall time per stage, and the baseline.
+
+Usage (from the repository root, with the project's .venv)::
+
+    .venv/bin/python benchmarks/diffusionst_dlpfc.py --slices 151673 151676 --seeds 0 1 2 \
+        --variant fast --out benchmarks/out/diffusionst_fast.csv
+
+``--variant`` picks what runs:
+
+- ``fast`` / ``paper``: the presets;
+- ``no_diffusion``, ``no_refinement``, ``zinb_counts``, ``zinb_heads_reconstruction``: the ``fast`` preset with
+  one change (ablations);
+- ``baseline``: the training-free baseline of issue #2 (two hops of the normalised 4-NN graph over the
+  scaled HVG matrix, PCA 20, mclust EEE, 50-NN refinement), computed with this package's own pieces;
+- ``published``: the DiffusionST authors' released labels (../shared/data/reference), scored the same way.
+
+Scoring: ARI against ``layer_guess_reordered`` with "NA" spots excluded. One CSV row per slice and seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+from spatialdiffusion._utils import seed_everything
+from spatialdiffusion.cluster import cluster_embedding, refine_labels
+from spatialdiffusion.graph import propagation_matrix, spatial_adjacency
+from spatialdiffusion.methods.diffusionst import diffusionst_arrays
+from spatialdiffusion.methods.diffusionst_stages import embed
+from spatialdiffusion.metrics import clustering_scores
+from spatialdiffusion.preprocess import check_counts, normalize_log_scale, select_hvg
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+ABLATIONS = {
+    "fast": {},
+    "paper": {},
+    "no_diffusion": {"diffusion": "none"},
+    "no_refinement": {"refine_neighbors": 0},
+    "zinb_counts": {"zinb_target": "counts"},
+    "zinb_heads_reconstruction": {"zinb_heads_from": "reconstruction"},
+}
+
+
+def graph_smoothing_baseline(adata: ad.AnnData, n_clusters: int, seed: int) -> tuple[np.ndarray, dict[str, float]]:
+    """Training-free baseline: A_hat^2 X (scaled HVGs), PCA 20, mclust EEE, 50-NN refinement."""
+    seed_everything(seed)
+    start = time.perf_counter()
+    counts = check_counts(adata.X)
+    features = normalize_log_scale(counts, select_hvg(counts, 4096))
+    prop = propagation_matrix(spatial_adjacency(np.asarray(adata.obsm["spatial"], float), 4))
+    emb = embed(prop @ (prop @ features), 20, seed)
+    labels, _ = cluster_embedding(emb, n_clusters, method="mclust", seed=seed)
+    refined = refine_labels(labels, adata.obsm["spatial"], 50)
+    return refined, {"total": time.perf_counter() - start}
+
+
+def run(slice_id: str, seed: int, variant: str, n_clusters: int) -> dict:
+    adata = ad.read_h5ad(DATA / "dlpfc" / f"{slice_id}.h5ad")
+    truth = adata.obs["layer_guess_reordered"]
+    row = {"slice": slice_id, "seed": seed, "variant": variant}
+    if variant == "baseline":
+        labels, timings = graph_smoothing_baseline(adata, n_clusters, seed)
+    elif variant == "published":
+        ref = pd.read_csv(DATA / "reference" / f"diffusionst_published_{slice_id}.csv", index_col=0)
+        labels = ref["domain"].reindex(adata.obs_names).to_numpy()
+        timings = {}
+    else:
+        preset = "paper" if variant == "paper" else "fast"
+        result = diffusionst_arrays(adata.X, adata.obsm["spatial"], n_clusters=n_clusters, preset=preset, seed=seed,
+                                    verbose=False, cluster_method="mclust", **ABLATIONS[variant])
+        labels, timings = result["domains"], result["timings"]
+        row["ari_unrefined"] = clustering_scores(truth, result["domains_unrefined"])["ari"]
+    scores = clustering_scores(truth, labels)
+    row.update(ari=scores["ari"], nmi=scores["nmi"], n_scored=scores["n_scored"])
+    row.update({f"time_{k}": v for k, v in timings.items()})
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--slices", nargs="+", default=["151673", "151676"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--variant", default="fast", choices=[*ABLATIONS, "baseline", "published"])
+    parser.add_argument("--n-clusters", type=int, default=7)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    rows = []
+    seeds = [0] if args.variant == "published" else args.seeds
+    for slice_id in args.slices:
+        for seed in seeds:
+            rows.append(run(slice_id, seed, args.variant, args.n_clusters))
+            print(pd.DataFrame([rows[-1]]).round(3).to_string(index=False), flush=True)
+            pd.DataFrame(rows).to_csv(args.out, index=False)
+    table = pd.DataFrame(rows)
+    cpu = subprocess.run(["sh", "-c", "lscpu | sed -n 's/^Model name: *//p'"], capture_output=True, text=True).stdout.strip()
+    print(f"\nmachine: {platform.node()} | {cpu} | torch threads as configured")
+    print(table.groupby("slice")[["ari"]].agg(["mean", "std"]).round(3).to_string())
+
+
+if __name__ == "__main__":
+    main()

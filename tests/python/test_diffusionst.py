@@ -1,0 +1,134 @@
+"""DiffusionST end to end on the real DLPFC 151673 slice, plus the stages and input errors."""
+
+from __future__ import annotations
+
+import warnings
+
+import anndata as ad
+import numpy as np
+import pytest
+import torch
+
+from spatialdiffusion.cluster import mclust_available
+from spatialdiffusion.metrics import clustering_scores
+from spatialdiffusion.methods.diffusionst import diffusionst, diffusionst_arrays
+from spatialdiffusion.methods.diffusionst_stages import enhance_diffusion
+from spatialdiffusion.models.unet import UNet
+from spatialdiffusion.presets import DIFFUSIONST_PRESETS, diffusionst_config
+
+# Small but complete: every stage runs (GCN-ZINB, U-Net training, candidate generation, PCA, mclust, refinement).
+TINY = dict(n_top_genes=1024, gcn_epochs=30, train_epochs=1, batch_size=64, n_candidates=2, sampling_steps=1)
+
+
+def test_unet_paper_size_and_shapes() -> None:
+    paper = DIFFUSIONST_PRESETS["paper"]
+    net = UNet(paper.unet_channels, paper.unet_mults)
+    assert sum(p.numel() for p in net.parameters()) == 9_893_889  # the published network
+    small = UNet(8, (1, 2, 2), groups=4, heads=4, head_dim=8, patch_size=2)
+    x = torch.randn(3, 1, 32, 32)
+    assert small(x, torch.tensor([0, 5, 9])).shape == x.shape
+
+
+def test_enhancement_is_seeded_and_keeps_shape() -> None:
+    rng = np.random.default_rng(0)
+    matrix = rng.gamma(2.0, 1.0, size=(40, 60)).astype(np.float32)
+    config = diffusionst_config("fast", torch.device("cpu"), train_epochs=1, batch_size=16)[1]
+    a, stats_a = enhance_diffusion(matrix, config, seed=3, device=torch.device("cpu"), verbose=False)
+    b, _ = enhance_diffusion(matrix, config, seed=3, device=torch.device("cpu"), verbose=False)
+    c, _ = enhance_diffusion(matrix, config, seed=4, device=torch.device("cpu"), verbose=False)
+    assert a.shape == matrix.shape and a.dtype == np.float32
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    # candidates start from the spot itself at a low noise level, so they stay close to it
+    assert np.corrcoef(a.ravel(), matrix.ravel())[0, 1] > 0.5
+    assert np.isfinite(stats_a["mean_kept_candidate_mse"])
+
+
+def test_presets_and_overrides_are_validated() -> None:
+    cpu = torch.device("cpu")
+    assert diffusionst_config("auto", cpu)[0] == "fast"
+    assert diffusionst_config("auto", torch.device("cuda"))[0] == "paper"
+    with pytest.raises(ValueError, match="preset"):
+        diffusionst_config("quick", cpu)
+    with pytest.raises(ValueError, match="Unknown DiffusionST setting"):
+        diffusionst_config("fast", cpu, epochs=3)
+    with pytest.raises(ValueError, match="n_keep"):
+        diffusionst_config("fast", cpu, n_keep=5, n_candidates=2)
+    with pytest.raises(ValueError, match="zinb_target"):
+        diffusionst_config("fast", cpu, zinb_target="raw")
+
+
+def test_input_errors_name_the_argument(dlpfc_151673: ad.AnnData) -> None:
+    counts = dlpfc_151673.X[:100]
+    coords = dlpfc_151673.obsm["spatial"][:100]
+    with pytest.raises(ValueError, match="non-integer"):
+        diffusionst_arrays(counts.astype(np.float32) * 0.5 + 0.25 * (counts > 0), coords)
+    with pytest.raises(ValueError, match="coords"):
+        diffusionst_arrays(counts, coords[:50])
+    with pytest.raises(ValueError, match="n_clusters"):
+        diffusionst_arrays(counts, coords, n_clusters=1)
+    with pytest.raises(TypeError, match="n_clusters"):
+        diffusionst_arrays(counts, coords, n_clusters=2.5)
+    with pytest.raises(ValueError, match="seed"):
+        diffusionst_arrays(counts, coords, seed=-1)
+    with pytest.raises(ValueError, match="device"):
+        diffusionst_arrays(counts, coords, device="tpu")
+    with pytest.raises(ValueError, match="at least 16 genes"):
+        diffusionst_arrays(counts[:, :10], coords, verbose=False, gcn_epochs=1)
+    with pytest.raises(ValueError, match="gene_names"):
+        diffusionst_arrays(counts, coords, gene_names=["a", "b"])
+    no_coords = dlpfc_151673[:100].copy()
+    del no_coords.obsm["spatial"]
+    with pytest.raises(KeyError, match="obsm\\['spatial'\\]"):
+        diffusionst(no_coords)
+    with pytest.raises(TypeError, match="AnnData"):
+        diffusionst(counts)
+
+
+@pytest.mark.slow
+def test_end_to_end_on_real_slice(dlpfc_151673: ad.AnnData) -> None:
+    adata = dlpfc_151673.copy()
+    before = adata.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # mclust must really run, no silent GMM fallback
+        out = diffusionst(adata, 7, seed=0, copy=True, verbose=False, cluster_method="mclust", **TINY)
+    # the input is untouched when copy=True
+    assert set(adata.obs.columns) == set(before.obs.columns) and set(adata.obsm) == set(before.obsm)
+    domains = out.obs["diffusionst_domain"]
+    assert domains.notna().all() and set(domains.cat.categories) == {str(k) for k in range(1, 8)}
+    assert out.obsm["X_diffusionst"].shape == (adata.n_obs, 20)
+    assert out.obsm["diffusionst_enhanced"].shape == (adata.n_obs, 1024)
+    assert out.var["diffusionst_selected"].sum() == 1024
+    info = out.uns["diffusionst"]
+    assert info["params"]["seed"] == 0 and info["cluster_backend"] == "mclust"
+    assert {"preprocess", "graph", "gcn", "diffusion", "pca", "cluster", "refine", "total"} <= set(info["timings"])
+    assert info["versions"]["torch"] == torch.__version__
+    ari = clustering_scores(adata.obs["layer_guess_reordered"], domains)["ari"]
+    # a random labelling scores ~0; even these tiny settings find the cortical layers
+    assert ari > 0.3, ari
+
+
+@pytest.mark.slow
+def test_same_seed_same_domains(dlpfc_151673: ad.AnnData) -> None:
+    sub = dlpfc_151673[:600].copy()
+    settings = dict(n_clusters=5, seed=7, verbose=False, **TINY, n_pcs=10)
+    a = diffusionst_arrays(sub.X, sub.obsm["spatial"], **settings)
+    b = diffusionst_arrays(sub.X, sub.obsm["spatial"], **settings)
+    np.testing.assert_array_equal(a["embedding"], b["embedding"])
+    np.testing.assert_array_equal(a["domains"], b["domains"])
+    assert a["cluster_backend"] == ("mclust" if mclust_available() else "gmm")
+
+
+@pytest.mark.slow
+def test_paper_preset_code_path_runs(dlpfc_151673: ad.AnnData) -> None:
+    """The GPU preset's code path (xavier init, ZINB heads on the reconstruction, full-pixel U-Net, ZINB on
+    every spot) at toy sizes, so CPU-only CI still exercises it."""
+    sub = dlpfc_151673[:300].copy()
+    out = diffusionst_arrays(sub.X, sub.obsm["spatial"], n_clusters=4, preset="paper", verbose=False, n_top_genes=256,
+                             gcn_epochs=2, unet_channels=16, train_epochs=1, n_candidates=2, sampling_steps=2,
+                             start_timestep=20)
+    params = out["params"]
+    assert params["preset"] == "paper" and params["gcn_init"] == "xavier" and params["unet_patch_size"] == 1
+    assert params["zinb_heads_from"] == "reconstruction" and params["zinb_spots"] == 0
+    assert out["enhanced"].shape == (300, 256) and np.isfinite(out["enhanced"]).all()
+    assert set(np.unique(out["domains"])) <= {1, 2, 3, 4}
