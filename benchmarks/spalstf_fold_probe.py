@@ -3,9 +3,12 @@
 Usage::
 
     .venv/bin/python benchmarks/spalstf_fold_probe.py --epochs 5 10 20 --set hidden=128 --threads 1
+    .venv/bin/python benchmarks/spalstf_fold_probe.py --epochs 20 --sample n_samples=1 --sample n_samples=4,sampler_steps=20
 
 Trains one SpaLSTF model on the osmFISH reference with the first KFold(5, shuffle, rs=0) fold of genes
-held out, sampling after each requested epoch count; for tuning the ``fast`` preset cheaply.
+held out, sampling after each requested epoch count; for tuning the ``fast`` preset cheaply. Each
+``--sample`` (comma-separated sampler settings) draws once more from the same trained model, so sampler
+settings are compared without retraining.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import ast
 import json
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import anndata as ad
@@ -38,19 +42,26 @@ def _value(text: str) -> object:
         return text
 
 
+def _settings(items: list[str]) -> dict[str, object]:
+    return {k: _value(v) for k, v in (item.split("=", 1) for item in items if item)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, nargs="+", default=[10, 20])
     parser.add_argument("--fold", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--sample", action="append", default=None, metavar="KEY=VALUE[,KEY=VALUE]",
+                        help="sampler settings to draw with from each trained model (default: the preset's)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     st = ad.read_h5ad(DATA / "osmfish" / "st_osmfish_33genes.h5ad")
     ref = ad.read_h5ad(DATA / "osmfish" / "sc_allen_33genes.h5ad")
     genes = list(st.var_names)
     train_idx, test_idx = list(KFold(5, shuffle=True, random_state=0).split(genes))[args.fold]
-    overrides = {k: _value(v) for k, v in (s.split("=", 1) for s in args.set)}
+    overrides = _settings(args.set)
+    sample_specs = [_settings(spec.split(",")) for spec in (args.sample or [""])]
     truth = reference_lognorm_maxabs(np.asarray(st.X, dtype=np.float32))
     ref_model = np.hstack([ref.X[:, train_idx], ref.X[:, test_idx]])
     start = time.perf_counter()
@@ -58,12 +69,15 @@ def main() -> None:
         cfg = spalstf_config("fast", epochs=total, **overrides)
         model = SpaLSTFModel(cfg, [genes[i] for i in train_idx], [genes[i] for i in test_idx], torch.device("cpu"))
         model.fit(ref_model, seed=0, verbose=False)
-        x, _ = model.sample_model_space(st.X[:, train_idx], spatial_coords(st), seed=0, verbose=False)
-        scores = gene_scores(truth[:, test_idx], (np.clip(x, -1.0, None) + 1.0) / 2.0)
-        print(json.dumps({"epochs": total, "spcc": round(float(scores.spcc.median()), 4),
-                          "ssim": round(float(scores.ssim.median()), 4), "loss": round(model.history[-1]["loss"], 4),
-                          "s": round(time.perf_counter() - start, 1), "timer": {k: round(v, 1) for k, v in model.timer.seconds.items()}}), flush=True)
-
+        trained = model.config
+        for spec in sample_specs:
+            model.config = replace(trained, **spec)
+            model.timer.seconds.pop("sample", None)
+            x, _ = model.sample_model_space(st.X[:, train_idx], spatial_coords(st), seed=0, verbose=False)
+            scores = gene_scores(truth[:, test_idx], (np.clip(x, -1.0, None) + 1.0) / 2.0)
+            print(json.dumps({"epochs": total, "sample": spec, "spcc": round(float(scores.spcc.median()), 4),
+                              "ssim": round(float(scores.ssim.median()), 4), "loss": round(model.history[-1]["loss"], 4),
+                              "s": round(time.perf_counter() - start, 1), "timer": {k: round(v, 1) for k, v in model.timer.seconds.items()}}), flush=True)
 
 if __name__ == "__main__":
     main()

@@ -96,6 +96,18 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return dev
 
 
+@contextmanager
+def seeded_torch(seed: int) -> Iterator[None]:
+    """Run a block (typically a network's construction) with torch's global RNG seeded by ``seed``.
+
+    The caller's RNG state is restored afterwards, so weight initialisation is reproducible on its own
+    without disturbing anything else.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(check_seed(seed))
+        yield
+
+
 def torch_generator(seed: int, device: torch.device) -> torch.Generator:
     """A torch generator on ``device`` seeded with ``seed`` (CPU generator for MPS)."""
     gen_device = device if device.type == "cuda" else torch.device("cpu")

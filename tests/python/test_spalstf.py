@@ -31,7 +31,7 @@ def _one_thread():
 
 
 TINY = dict(hidden=16, depth=1, num_heads=4, lstm_hidden=8, lstm_layers=1, batch_size=64, epochs=2,
-            num_timesteps=50, sampler="ddim", sampler_steps=4, min_shared_genes=3)
+            num_timesteps=50, sampler="ddim", sampler_steps=4, n_samples=2, min_shared_genes=3)
 
 
 def _toy(n_cells: int = 80, n_genes: int = 12, seed: int = 0) -> tuple[np.ndarray, list[str]]:
@@ -203,7 +203,8 @@ def test_presets():
     assert (big.hidden, big.batch_size, big.kl_weight) == (1024, 512, 0.02)
     assert spalstf_config("fast", variant="stdiff").resolved(33).kl_weight == 0.0
     fast = spalstf_config("fast")
-    assert fast.variant == "spalstf" and fast.lstm_bidirectional and fast.sampler == "ddim"
+    assert fast.variant == "spalstf" and fast.lstm_bidirectional and fast.sampler == "ddim" and fast.n_samples > 1
+    assert paper.n_samples == 1  # the method draws one sample per cell
     with pytest.raises(ValueError, match="preset"):
         spalstf_config("slow")
     with pytest.raises(ValueError, match="cell_order"):

@@ -26,7 +26,7 @@ def _one_thread():
     torch.set_num_threads(before)
 
 SMALL = dict(hidden=32, depth=2, num_heads=4, lstm_hidden=16, lstm_window=32, batch_size=512, num_timesteps=200,
-             sampler="ddim", sampler_steps=10, device="cpu", verbose=False)
+             sampler="ddim", sampler_steps=10, n_samples=2, device="cpu", verbose=False)
 HELD_OUT = ["Gad2", "Vip", "Rorb", "Syt6", "Gfap", "Plp1", "Mfge8", "Pdgfra", "Flt1", "Tbr1"]
 
 

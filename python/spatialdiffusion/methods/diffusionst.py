@@ -17,8 +17,8 @@ from .._utils import StageTimer, check_positive_int, check_seed, package_version
 from ..cluster import cluster_embedding, refine_labels
 from ..graph import propagation_matrix, spatial_adjacency
 from ..presets import diffusionst_config
-from ..preprocess import check_coords, check_counts, normalize_log_scale, select_hvg
-from .diffusionst_stages import denoise_gcn, embed, enhance_diffusion
+from ..preprocess import check_coords, check_counts, image_side, normalize_log_scale, select_hvg
+from .diffusionst_stages import denoise_gcn, embed, enhance_diffusion, unet_downsampling
 
 
 def diffusionst_arrays(
@@ -81,6 +81,7 @@ def diffusionst_arrays(
     timer = StageTimer()
     stats: dict[str, float] = {}
 
+    image_side(min(n_genes, config.n_top_genes), unet_downsampling(config))  # too few genes: fail before any work
     with timer("preprocess"):
         hvg = select_hvg(mat, config.n_top_genes)
         features = normalize_log_scale(mat, hvg)

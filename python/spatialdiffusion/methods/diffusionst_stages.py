@@ -15,7 +15,7 @@ import torch
 from sklearn.decomposition import PCA
 from torch.nn import functional as F
 
-from .._utils import progress, randn, torch_generator
+from .._utils import progress, randn, seeded_torch, torch_generator
 from ..diffusion import DDIMSampler, NoiseSchedule, sample
 from ..graph import to_torch_sparse
 from ..models.gcn_zinb import GCNZINBAutoencoder, zinb_nll
@@ -73,7 +73,8 @@ def denoise_gcn(
     n_spots = x.shape[0]
     n_zinb = n_spots if config.zinb_spots == 0 else min(config.zinb_spots, n_spots)
     generator = torch_generator(seed, device)
-    model = GCNZINBAutoencoder(x.shape[1], config.latent_dim, config.zinb_heads_from)
+    with seeded_torch(seed):
+        model = GCNZINBAutoencoder(x.shape[1], min(config.latent_dim, x.shape[1]), config.zinb_heads_from)
     if config.gcn_init == "pca":
         model.initialise_from_pca(features, propagation, seed)
     model = model.to(device)
@@ -99,6 +100,11 @@ def denoise_gcn(
     if reconstruction is None:
         raise FloatingPointError("GCN training produced a non-finite loss at the first epoch; check the input counts.")
     return reconstruction.cpu().numpy(), losses
+
+
+def unet_downsampling(config: DiffusionSTConfig) -> int:
+    """Total down-sampling factor of the configured U-Net (image sides must be a multiple of it)."""
+    return config.unet_patch_size * 2 ** (len(config.unet_mults) - 1)
 
 
 def _image_scaling(matrix: np.ndarray) -> tuple[float, float]:
@@ -130,14 +136,15 @@ def enhance_diffusion(
         MSE of the kept candidates).
     """
     n, g = matrix.shape
-    side = image_side(g, config.unet_patch_size * 2 ** (len(config.unet_mults) - 1))
+    side = image_side(g, unet_downsampling(config))
     offset, scale = _image_scaling(matrix)
     images = torch.from_numpy(to_images((matrix - offset) / scale * 2 - 1, side))
     pad_mask = torch.from_numpy(to_images(np.ones((1, g), dtype=np.float32), side)).to(device)
     generator = torch_generator(seed, device)
     schedule = NoiseSchedule.linear(config.diffusion_timesteps, config.beta_start, config.beta_end)
-    unet = UNet(config.unet_channels, config.unet_mults, groups=min(4, config.unet_channels // 2), heads=4,
-                head_dim=min(32, config.unet_channels), patch_size=config.unet_patch_size).to(device)
+    with seeded_torch(seed):
+        unet = UNet(config.unet_channels, config.unet_mults, groups=min(4, config.unet_channels // 2), heads=4,
+                    head_dim=min(32, config.unet_channels), patch_size=config.unet_patch_size).to(device)
     optimizer = torch.optim.Adam(unet.parameters(), lr=config.diffusion_lr)
     steps_per_epoch = -(-n // config.batch_size)
     last_losses: list[float] = []
