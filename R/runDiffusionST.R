@@ -43,7 +43,9 @@
 #' `seed` is passed to the engine (all its random steps) and seeds R's random number generator
 #' (default RNG kinds) for `Mclust`, exactly as a Python-first run does through rpy2, so R and
 #' Python give the same domains for the same seed and settings. The caller's random stream is
-#' restored afterwards.
+#' restored afterwards. Results are bitwise reproducible for the same seed, settings and number of
+#' torch CPU threads; a different thread count changes the order of floating-point sums, which
+#' can move the embedding by about 1e-3 and, through mclust, a few domain labels.
 #'
 #' @param x A SpatialExperiment, SingleCellExperiment, Seurat object, or a genes x spots counts
 #'   matrix (dense or sparse).
