@@ -5,7 +5,7 @@ a GPU. ``fast`` is the CPU default: still SpaLSTF (XCA denoiser, bidirectional L
 KL), narrower, fewer epochs at a higher learning rate, LSTM over windows of 64 cells in the released
 code's order (it scored better than the spatial order on osmFISH) and a few-step DDIM sampler whose
 draws are averaged per cell; its settings were chosen by measurement on osmFISH (see
-``benchmarks/RESULTS_spalstf.md``).
+``benchmarks/RESULTS.md``).
 Any field can be overridden by keyword: ``spalstf(..., preset="fast", epochs=50)``.
 """
 
