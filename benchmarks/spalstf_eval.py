@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import anndata as ad
-import numpy as np
 import torch
 
 from spatialdiffusion._utils import package_versions

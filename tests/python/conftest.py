@@ -6,6 +6,9 @@ shared_data
     ``pathlib.Path`` of the shared real-data folder (see its README): the environment variable
     ``SPATIALDIFFUSION_DATA`` when set, else ``<repo>/../shared/data``. Tests that use it are skipped,
     with a message saying where the data was expected, when the folder is absent.
+one_torch_thread
+    Runs a test with one torch thread and restores the count afterwards: on a shared 2-core machine,
+    spinning OpenMP threads make tiny models far slower.
 dlpfc_151673
     The DLPFC 151673 AnnData (``dlpfc/151673.h5ad``: 3639 spots x 5000 genes, raw counts,
     ``obs['layer_guess_reordered']``), read once per test session. Treat it as read-only; call
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Iterator
 
 import anndata as ad
 import pytest
@@ -48,3 +52,14 @@ def dlpfc_151673(shared_data: Path) -> ad.AnnData:
     if not file.is_file():
         pytest.skip(f"{file} is missing from the shared test data")
     return ad.read_h5ad(file)
+
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """One torch thread for the test, restored afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

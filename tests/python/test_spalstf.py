@@ -21,14 +21,9 @@ from spatialdiffusion.methods.spalstf_model import SpaLSTFModel, diffusion_loss,
 from spatialdiffusion.models.denoiser import SpaLSTFDenoiser
 from spatialdiffusion.presets_spalstf import spalstf_config
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a shared 2-core machine, spinning OpenMP threads make tiny models far slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 TINY = dict(hidden=16, depth=1, num_heads=4, lstm_hidden=8, lstm_layers=1, batch_size=64, epochs=2,
             num_timesteps=50, sampler="ddim", sampler_steps=4, n_samples=2, min_shared_genes=3)

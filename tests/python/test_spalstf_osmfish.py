@@ -8,22 +8,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from spatialdiffusion.methods.spalstf import evaluate_spalstf, evaluate_spalstf_arrays, spalstf, spatial_coords
 from spatialdiffusion.methods.spalstf_data import reference_lognorm_maxabs
 from spatialdiffusion.metrics import gene_scores
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a shared 2-core machine, spinning OpenMP threads make tiny models far slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 SMALL = dict(hidden=32, depth=2, num_heads=4, lstm_hidden=16, lstm_window=32, batch_size=512, num_timesteps=200,
              sampler="ddim", sampler_steps=10, n_samples=2, device="cpu", verbose=False)
