@@ -13,7 +13,6 @@ The data folder is ``$SPATIALDIFFUSION_DATA`` or ``../shared/data`` next to the 
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import os
 import platform
@@ -24,19 +23,13 @@ from pathlib import Path
 import anndata as ad
 import torch
 
+from spatialdiffusion.cli import parse_setting
 from spatialdiffusion._utils import package_versions
 from spatialdiffusion.methods.spalstf import evaluate_spalstf_arrays, spatial_coords
 from spatialdiffusion.methods.spalstf_data import as_counts, shared_genes
 from spatialdiffusion.methods.spalstf_eval import cross_validate, knn_imputer
 
 DATA = Path(os.environ.get("SPATIALDIFFUSION_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
-
-
-def _value(text: str) -> object:
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
 
 
 def main() -> None:
@@ -53,7 +46,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     st = ad.read_h5ad(DATA / "osmfish" / "st_osmfish_33genes.h5ad")
     ref = ad.read_h5ad(DATA / "osmfish" / "sc_allen_33genes.h5ad")
-    overrides = {k: _value(v) for k, v in (item.split("=", 1) for item in args.set)}
+    overrides = dict(parse_setting(item) for item in args.set)
     start = time.perf_counter()
     if args.method == "spalstf":
         res = evaluate_spalstf_arrays(

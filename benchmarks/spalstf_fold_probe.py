@@ -14,7 +14,6 @@ settings are compared without retraining.
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import os
 import time
@@ -26,6 +25,7 @@ import numpy as np
 import torch
 from sklearn.model_selection import KFold
 
+from spatialdiffusion.cli import parse_setting
 from spatialdiffusion.methods.spalstf import spatial_coords
 from spatialdiffusion.methods.spalstf_data import reference_lognorm_maxabs
 from spatialdiffusion.methods.spalstf_model import SpaLSTFModel
@@ -35,15 +35,8 @@ from spatialdiffusion.presets_spalstf import spalstf_config
 DATA = Path(os.environ.get("SPATIALDIFFUSION_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 
 
-def _value(text: str) -> object:
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
-
-
 def _settings(items: list[str]) -> dict[str, object]:
-    return {k: _value(v) for k, v in (item.split("=", 1) for item in items if item)}
+    return dict(parse_setting(item) for item in items if item)
 
 
 def main() -> None:

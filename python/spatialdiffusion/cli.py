@@ -52,7 +52,7 @@ _positive_int = _int_at_least(1, "positive")
 _non_negative_int = _int_at_least(0, "non-negative")
 
 
-def _setting(text: str) -> tuple[str, Any]:
+def parse_setting(text: str) -> tuple[str, Any]:
     """Parse ``KEY=VALUE``; VALUE is read as a Python literal (``3``, ``1e-3``, ``True``, ``None``) or kept as text."""
     key, sep, raw = text.partition("=")
     if not sep or not key.strip().isidentifier():
@@ -83,7 +83,7 @@ def _run_options() -> argparse.ArgumentParser:
     group.add_argument("--preset", default="auto", choices=PRESETS, help="model size: 'paper' (published settings, for a GPU), 'fast' (CPU) or 'auto' (paper on CUDA, fast otherwise; default)")
     group.add_argument("--device", default="auto", help="'auto' (default), 'cpu', 'cuda', 'cuda:1' or 'mps'")
     group.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default: 0)")
-    group.add_argument("--set", dest="overrides", type=_setting, action="append", default=[], metavar="KEY=VALUE", help="override one setting of the preset, e.g. --set epochs=50 (repeatable)")
+    group.add_argument("--set", dest="overrides", type=parse_setting, action="append", default=[], metavar="KEY=VALUE", help="override one setting of the preset, e.g. --set epochs=50 (repeatable)")
     group.add_argument("--quiet", action="store_true", help="no progress bars")
     return parent
 
