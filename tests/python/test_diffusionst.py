@@ -81,6 +81,8 @@ def test_input_errors_name_the_argument(dlpfc_151673: ad.AnnData) -> None:
     del no_coords.obsm["spatial"]
     with pytest.raises(KeyError, match="obsm\\['spatial'\\]"):
         diffusionst(no_coords)
+    with pytest.raises(KeyError, match="available layers"):
+        diffusionst(dlpfc_151673[:100].copy(), layer="counts")
     with pytest.raises(TypeError, match="AnnData"):
         diffusionst(counts)
 

@@ -183,9 +183,9 @@ def diffusionst(
     """
     if not isinstance(adata, ad.AnnData):
         raise TypeError(f"`adata` must be an AnnData, got {type(adata).__name__}.")
-    counts = adata.layers[layer] if layer is not None else adata.X
     if layer is not None and layer not in adata.layers:
         raise KeyError(f"adata.layers[{layer!r}] not found; available layers: {list(adata.layers.keys())}.")
+    counts = adata.layers[layer] if layer is not None else adata.X
     result = diffusionst_arrays(
         counts, spatial_coordinates(adata, spatial_key), list(adata.var_names), n_clusters=n_clusters, preset=preset,
         device=device, seed=seed, verbose=verbose, **overrides,
