@@ -179,6 +179,24 @@ pythonAvailable <- function() {
     structure(FALSE, reason = res)
 }
 
+## Is R running on the unoptimised reference BLAS (R's own libRblas, or Debian's libblas3)?
+.onReferenceBLAS <- function(blas = extSoftVersion()[["BLAS"]]) {
+    grepl("libRblas", blas, fixed = TRUE) || grepl("/blas/libblas\\.so", blas)
+}
+
+## Say once per session that the engine will be slow on R's reference BLAS: hosted by R, torch's
+## matrix products use R's BLAS (see the README, "R and BLAS").
+.adviseBLAS <- function(verbose) {
+    if (!isTRUE(verbose) || isTRUE(.bridge$blasAdvised) || !.onReferenceBLAS()) {
+        return(invisible(FALSE))
+    }
+    .bridge$blasAdvised <- TRUE
+    message("R uses the reference BLAS (", extSoftVersion()[["BLAS"]], "). Inside R the engine's ",
+        "matrix products go through R's BLAS and run about 10x slower than in Python. Install an ",
+        "optimised BLAS, e.g. `sudo apt-get install libopenblas0-pthread` on Debian/Ubuntu.")
+    invisible(TRUE)
+}
+
 ## Access an engine module (after the availability check, so errors are clear).
 .py <- function(key) {
     .checkEngine()

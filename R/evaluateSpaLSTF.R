@@ -39,43 +39,22 @@ setMethod("evaluateSpaLSTF", c("ANY", "ANY"), function(x, reference, folds = 5, 
     device = "auto", seed = 0L, BPPARAM = BiocParallel::SerialParam(), verbose = TRUE, ...) {
     st <- .spatialInput(x, assay, coords, sampleId, verbose, required = FALSE)
     ref <- .referenceInput(reference, referenceAssay)
-    .genesToImpute(st$counts, ref$counts, rownames(st$counts)[toupper(rownames(st$counts)) %in%
-        toupper(rownames(ref$counts))])
     shared <- rownames(st$counts)[toupper(rownames(st$counts)) %in% toupper(rownames(ref$counts))]
+    .genesToImpute(st$counts, ref$counts, shared)  # errors when no gene is shared
     folds <- .checkWhole(folds, "folds", 2)
     if (folds > length(shared)) {
         stop("`folds` = ", folds, " is more than the ", length(shared), " genes shared by `x` ",
             "and `reference`; use at most ", length(shared), " folds.", call. = FALSE)
     }
-    preset <- .checkString(preset, "preset")
-    device <- .checkString(device, "device")
-    seed <- .checkSeed(seed)
-    verbose <- .checkFlag(verbose, "verbose")
-    groups <- .sampleGroups(ncol(st$counts), st$samples)
-    .checkEngine()
+    settings <- .checkRunSettings(preset, device, seed, verbose)
     start <- proc.time()[["elapsed"]]
-    refMatrix <- .cellsAsRows(ref$counts)
-    runs <- .runGroups(names(groups), function(s) {
-        idx <- groups[[s]]
-        .say(verbose, "SpaLSTF evaluation", if (length(groups) > 1L) paste0(" [", s, "]"), ": ",
-            folds, "-fold cross-validation over ", length(shared), " shared genes, ",
-            length(idx), " cells (preset = \"", preset, "\", device = \"", device,
-            "\", seed = ", seed, ")...")
-        args <- c(list(st_counts = .cellsAsRows(st$counts[, idx, drop = FALSE]),
-            st_genes = as.list(rownames(st$counts)), ref_counts = refMatrix,
-            ref_genes = as.list(rownames(ref$counts)),
-            st_coords = if (!is.null(st$coords)) unname(st$coords[idx, , drop = FALSE]),
-            n_folds = folds, preset = preset, device = device, seed = seed, verbose = verbose),
-            .engineOverrides(list(...)))
-        res <- do.call(.py("spalstf")$evaluate_spalstf_arrays, args)
-        perGene <- .asList(res[["per_gene"]])
-        df <- S4Vectors::DataFrame(lapply(perGene, function(v) unlist(v)))
-        list(perGene = df, summary = unlist(.asList(res[["summary"]])),
-            params = .asList(res[["params"]]), timings = .asList(res[["timings"]]),
-            versions = .asList(res[["versions"]]))
-    }, BPPARAM = BPPARAM)
-    names(runs) <- names(groups)
-    if (length(groups) > 1L) {
+    runs <- .spalstfPerSample(st, ref, "evaluate_spalstf_arrays", settings, BPPARAM,
+        extra = c(list(n_folds = folds), .engineOverrides(list(...))),
+        describe = function(n) paste0(folds, "-fold cross-validation over ", length(shared),
+            " shared genes, ", n, " cells"),
+        convert = function(res) list(perGene = S4Vectors::DataFrame(lapply(.asList(res[["per_gene"]]),
+            unlist)), summary = unlist(.asList(res[["summary"]]))))
+    if (length(runs) > 1L) {
         out <- do.call(rbind, lapply(names(runs), function(s) {
             d <- runs[[s]]$perGene
             d$sample <- rep(s, nrow(d))
@@ -86,8 +65,9 @@ setMethod("evaluateSpaLSTF", c("ANY", "ANY"), function(x, reference, folds = 5, 
         out <- runs[[1]]$perGene
         summary <- runs[[1]]$summary
     }
-    S4Vectors::metadata(out) <- list(summary = summary, folds = folds, seed = seed,
-        preset = preset, device = device, sharedGenes = shared, params = runs[[1]]$params,
+    S4Vectors::metadata(out) <- list(summary = summary, folds = folds, seed = settings$seed,
+        preset = settings$preset, device = settings$device, sharedGenes = shared,
+        params = runs[[1]]$params,
         timings = c(runs[[1]]$timings, list(total = proc.time()[["elapsed"]] - start)),
         versions = c(runs[[1]]$versions, .versionsR()))
     out

@@ -68,6 +68,20 @@
     NULL
 }
 
+## Coordinates the user passed as `coords`: an N x 2 matrix, or the names of two columns of `df`.
+.coordsFromArgument <- function(coords, df, where, n, cells, verbose) {
+    if (is.matrix(coords) || is.data.frame(coords)) {
+        return(list(coords = .checkCoordMatrix(coords, n, "the `coords` argument", cells),
+            source = "the `coords` argument"))
+    }
+    if (!is.character(coords) || length(coords) != 2L) {
+        stop("`coords` must be NULL, two column names, or an N x 2 numeric matrix.", call. = FALSE)
+    }
+    res <- .coordsFromColumns(df, coords, n, where, cells)
+    .say(verbose, "Using spatial coordinates from ", res$source, ".")
+    res
+}
+
 .noCoordsError <- function(tried) {
     stop("No spatial coordinates found. Looked in: ", paste(tried, collapse = "; "), ".\n",
         "Fix: store them in one of these places, or pass `coords =` either the names of two ",
@@ -78,18 +92,9 @@
 .coordsSCE <- function(x, coords = NULL, verbose = TRUE) {
     n <- ncol(x)
     cells <- colnames(x)
-    if (is.matrix(coords) || is.data.frame(coords)) {
-        return(list(coords = .checkCoordMatrix(coords, n, "the `coords` argument", cells),
-            source = "the `coords` argument"))
-    }
     if (!is.null(coords)) {
-        if (!is.character(coords) || length(coords) != 2L) {
-            stop("`coords` must be NULL, two column names, or an N x 2 numeric matrix.",
-                call. = FALSE)
-        }
-        res <- .coordsFromColumns(SummarizedExperiment::colData(x), coords, n, "colData(x)", cells)
-        .say(verbose, "Using spatial coordinates from ", res$source, ".")
-        return(res)
+        return(.coordsFromArgument(coords, SummarizedExperiment::colData(x), "colData(x)", n,
+            cells, verbose))
     }
     tried <- character()
     if (methods::is(x, "SpatialExperiment") && requireNamespace("SpatialExperiment", quietly = TRUE)) {
@@ -133,19 +138,7 @@
     n <- ncol(x)
     cells <- colnames(x)
     md <- x[[]]
-    if (is.matrix(coords) || is.data.frame(coords)) {
-        return(list(coords = .checkCoordMatrix(coords, n, "the `coords` argument", cells),
-            source = "the `coords` argument"))
-    }
-    if (!is.null(coords)) {
-        if (!is.character(coords) || length(coords) != 2L) {
-            stop("`coords` must be NULL, two column names, or an N x 2 numeric matrix.",
-                call. = FALSE)
-        }
-        res <- .coordsFromColumns(md, coords, n, "the meta.data", cells)
-        .say(verbose, "Using spatial coordinates from ", res$source, ".")
-        return(res)
-    }
+    if (!is.null(coords)) return(.coordsFromArgument(coords, md, "the meta.data", n, cells, verbose))
     tried <- character()
     images <- SeuratObject::Images(x)
     if (length(images)) {
@@ -282,6 +275,12 @@
     value
 }
 
+## The settings every engine call takes, checked: preset, device, seed and verbose.
+.checkRunSettings <- function(preset, device, seed, verbose) {
+    list(preset = .checkString(preset, "preset"), device = .checkString(device, "device"),
+        seed = .checkSeed(seed), verbose = .checkFlag(verbose, "verbose"))
+}
+
 .geneNames <- function(m, objName = "x") {
     g <- rownames(m)
     if (is.null(g)) stop("`", objName, "` has no gene names (rownames); set them first.", call. = FALSE)
@@ -308,6 +307,12 @@
     if (anyNA(s)) stop("Column \"", sampleId, "\" has NA sample labels.", call. = FALSE)
     if (length(unique(s)) < 2L) return(NULL)
     s
+}
+
+## Cell indices of each sample: one group "all" when there is a single sample.
+.sampleGroups <- function(n, samples) {
+    if (is.null(samples)) list(all = seq_len(n)) else
+        split(seq_len(n), factor(samples, levels = unique(samples)))
 }
 
 .say <- function(verbose, ...) if (isTRUE(verbose)) message(...)
@@ -338,6 +343,13 @@
         SpatialDiffusion = as.character(utils::packageVersion("SpatialDiffusion")),
         reticulate = as.character(utils::packageVersion("reticulate")),
         mclust = as.character(utils::packageVersion("mclust")))
+}
+
+.checkBPPARAM <- function(BPPARAM) {
+    if (!methods::is(BPPARAM, "BiocParallelParam")) {
+        stop("`BPPARAM` must be a BiocParallel backend such as BiocParallel::SerialParam().",
+            call. = FALSE)
+    }
 }
 
 ## Run FUN over samples: directly for one sample (so errors read plainly), else with BiocParallel.

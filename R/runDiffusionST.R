@@ -172,30 +172,24 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
 
 .diffusionstCore <- function(counts, crd, nClusters, samples, preset, device, seed, refine,
     refineNeighbors, verbose, BPPARAM, engineArgs) {
-    preset <- .checkString(preset, "preset")
-    device <- .checkString(device, "device")
-    seed <- .checkSeed(seed)
+    settings <- .checkRunSettings(preset, device, seed, verbose)
     refine <- .checkFlag(refine, "refine")
-    verbose <- .checkFlag(verbose, "verbose")
     refineNeighbors <- .checkWhole(refineNeighbors, "refineNeighbors", 1)
-    groups <- if (is.null(samples)) list(all = seq_len(ncol(counts))) else
-        split(seq_len(ncol(counts)), factor(samples, levels = unique(samples)))
+    groups <- .sampleGroups(ncol(counts), samples)
     nClusters <- .checkNClusters(nClusters, min(lengths(groups)))
-    if (!methods::is(BPPARAM, "BiocParallelParam")) {
-        stop("`BPPARAM` must be a BiocParallel backend such as BiocParallel::SerialParam().",
-            call. = FALSE)
-    }
+    .checkBPPARAM(BPPARAM)
     .checkEngine()
+    .adviseBLAS(settings$verbose)
     start <- proc.time()[["elapsed"]]
     if (length(groups) > 1L) {
-        .say(verbose, "DiffusionST: ", length(groups), " samples, run one by one (",
+        .say(settings$verbose, "DiffusionST: ", length(groups), " samples, run one by one (",
             class(BPPARAM)[1], ").")
     }
     runs <- .runGroups(names(groups), function(s) {
         idx <- groups[[s]]
         .diffusionstOne(counts[, idx, drop = FALSE], crd$coords[idx, , drop = FALSE], nClusters,
-            preset, device, seed, refine, refineNeighbors, verbose,
-            engineArgs, if (length(groups) > 1L) s)
+            settings$preset, settings$device, settings$seed, refine, refineNeighbors,
+            settings$verbose, engineArgs, if (length(groups) > 1L) s)
     }, BPPARAM = BPPARAM)
     names(runs) <- names(groups)
 

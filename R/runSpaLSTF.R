@@ -163,47 +163,61 @@ setMethod("runSpaLSTF", c("ANY", "ANY"), function(x, reference, genes = NULL, as
     unique(genes)
 }
 
-.sampleGroups <- function(n, samples) {
-    if (is.null(samples)) list(all = seq_len(n)) else
-        split(seq_len(n), factor(samples, levels = unique(samples)))
+## Engine arguments describing the cells `idx` of the spatial data and the whole reference.
+.spalstfDataArgs <- function(st, idx, ref, refMatrix) {
+    list(st_counts = .cellsAsRows(st$counts[, idx, drop = FALSE]),
+        st_genes = as.list(rownames(st$counts)), ref_counts = refMatrix,
+        ref_genes = as.list(rownames(ref$counts)),
+        st_coords = if (!is.null(st$coords)) unname(st$coords[idx, , drop = FALSE]))
+}
+
+## Run the SpaLSTF engine function `fun` on each sample of `st` against the whole reference.
+## `extra` holds the call-specific engine arguments, `describe(nCells)` the progress message and
+## `convert(res)` the call-specific part of the result; parameters, timings and versions are
+## always kept. Returns one result per sample, named by sample.
+.spalstfPerSample <- function(st, ref, fun, settings, BPPARAM, extra, describe, convert) {
+    .checkBPPARAM(BPPARAM)
+    groups <- .sampleGroups(ncol(st$counts), st$samples)
+    .checkEngine()
+    .adviseBLAS(settings$verbose)
+    refMatrix <- .cellsAsRows(ref$counts)
+    runs <- .runGroups(names(groups), function(s) {
+        idx <- groups[[s]]
+        .say(settings$verbose, "SpaLSTF", if (length(groups) > 1L) paste0(" [", s, "]"), ": ",
+            describe(length(idx)), " (preset = \"", settings$preset, "\", device = \"",
+            settings$device, "\", seed = ", settings$seed, ")...")
+        res <- do.call(.py("spalstf")[[fun]], c(.spalstfDataArgs(st, idx, ref, refMatrix), extra,
+            settings))
+        c(convert(res), list(params = .asList(res[["params"]]),
+            timings = .asList(res[["timings"]]), versions = .asList(res[["versions"]])))
+    }, BPPARAM = BPPARAM)
+    names(runs) <- names(groups)
+    runs
 }
 
 .spalstfCore <- function(st, ref, genes, preset, device, seed, checkpoint, verbose, BPPARAM,
     engineArgs) {
-    preset <- .checkString(preset, "preset")
-    device <- .checkString(device, "device")
-    seed <- .checkSeed(seed)
-    verbose <- .checkFlag(verbose, "verbose")
+    settings <- .checkRunSettings(preset, device, seed, verbose)
     if (!is.null(checkpoint)) checkpoint <- .checkString(checkpoint, "checkpoint")
-    groups <- .sampleGroups(ncol(st$counts), st$samples)
-    .checkEngine()
     start <- proc.time()[["elapsed"]]
-    refMatrix <- .cellsAsRows(ref$counts)
-    runs <- .runGroups(names(groups), function(s) {
-        idx <- groups[[s]]
-        label <- if (length(groups) > 1L) paste0("SpaLSTF [", s, "]") else "SpaLSTF"
-        .say(verbose, label, ": imputing ", if (is.null(genes)) "the reference's variable genes missing from `x`" else paste(length(genes), "genes"), " for ", length(idx),
-            " cells from a reference of ", ncol(ref$counts), " cells (preset = \"", preset,
-            "\", device = \"", device, "\", seed = ", seed, ")...")
-        args <- c(list(st_counts = .cellsAsRows(st$counts[, idx, drop = FALSE]),
-            st_genes = as.list(rownames(st$counts)), ref_counts = refMatrix,
-            ref_genes = as.list(rownames(ref$counts)),
-            st_coords = if (!is.null(st$coords)) unname(st$coords[idx, , drop = FALSE]),
-            genes = if (!is.null(genes)) as.list(genes), preset = preset, device = device, seed = seed, verbose = verbose,
-            checkpoint = checkpoint), .engineOverrides(engineArgs))
-        res <- do.call(.py("spalstf")$spalstf_arrays, args)
-        list(imputed = .asMatrix(res[["imputed"]]), genes = as.character(.asList(res[["genes"]])),
-            params = .asList(res[["params"]]), timings = .asList(res[["timings"]]),
-            versions = .asList(res[["versions"]]))
-    }, BPPARAM = BPPARAM)
-    names(runs) <- names(groups)
+    what <- if (is.null(genes)) "the reference's variable genes missing from `x`" else
+        paste(length(genes), "genes")
+    runs <- .spalstfPerSample(st, ref, "spalstf_arrays", settings, BPPARAM,
+        extra = c(list(genes = if (!is.null(genes)) as.list(genes), checkpoint = checkpoint),
+            .engineOverrides(engineArgs)),
+        describe = function(n) paste0("imputing ", what, " for ", n, " cells from a reference of ",
+            ncol(ref$counts), " cells"),
+        convert = function(res) list(imputed = .asMatrix(res[["imputed"]]),
+            genes = as.character(.asList(res[["genes"]]))))
+    groups <- .sampleGroups(ncol(st$counts), st$samples)
     outGenes <- runs[[1]]$genes
     imputed <- matrix(NA_real_, length(outGenes), ncol(st$counts),
         dimnames = list(outGenes, colnames(st$counts)))
     for (s in names(groups)) imputed[, groups[[s]]] <- t(runs[[s]]$imputed[, match(outGenes,
         runs[[s]]$genes), drop = FALSE])
-    meta <- list(method = "SpaLSTF", genes = outGenes, seed = seed, preset = preset,
-        device = device, coordinates = st$coordSource, nReferenceCells = ncol(ref$counts),
+    meta <- list(method = "SpaLSTF", genes = outGenes, seed = settings$seed,
+        preset = settings$preset, device = settings$device, coordinates = st$coordSource,
+        nReferenceCells = ncol(ref$counts),
         sharedGenes = length(intersect(toupper(rownames(st$counts)), toupper(rownames(ref$counts)))),
         engineArgs = engineArgs, params = runs[[1]]$params, timings = runs[[1]]$timings,
         versions = c(runs[[1]]$versions, .versionsR()))

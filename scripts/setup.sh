@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything SpatialDiffusion needs, idempotently:
-#   1. Debian packages (R 4.2 + Bioconductor/CRAN packages, pandoc) when running as root;
+#   1. Debian packages (R 4.2 + Bioconductor/CRAN packages, pandoc, OpenBLAS) when running as root;
 #   2. the project virtualenv .venv with torch (CPU build) first, then the engine in editable mode;
 #   3. the R package's dependencies are Debian packages, so step 1 covers them.
 # Re-running is fast: each step is skipped when its stamp is newer than its inputs.
@@ -18,6 +18,9 @@ DEB_PACKAGES=(
   r-bioc-summarizedexperiment r-bioc-s4vectors r-bioc-biocparallel r-cran-matrix
   r-cran-seurat r-cran-seuratobject r-cran-ggplot2 r-cran-testthat r-cran-knitr
   r-cran-rmarkdown r-bioc-biocstyle r-cran-roxygen2 r-cran-png pandoc
+  # R's BLAS. Hosted by R, torch's matrix products resolve to the BLAS that R loaded, not to
+  # torch's MKL; with Debian's default reference BLAS they are ~13x slower (README, "R and BLAS").
+  libopenblas0-pthread
 )
 
 missing_debs() {

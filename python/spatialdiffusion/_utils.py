@@ -179,3 +179,22 @@ def check_positive_int(value: object, name: str, *, minimum: int = 1, maximum: i
         upper = f" and at most {maximum}" if maximum is not None else ""
         raise ValueError(f"`{name}` must be at least {minimum}{upper}, got {value}.")
     return value
+
+
+def check_gene_list(value: object, name: str) -> list[str]:
+    """Validate a list of gene names and return it as a list of ``str``.
+
+    A bare string is rejected rather than read letter by letter (``genes="Gad2"`` would otherwise become
+    ``["G", "a", "d", "2"]``).
+
+    Raises
+    ------
+    TypeError
+        For a string or a non-iterable value.
+    """
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"`{name}` must be a list of gene names, got the single string {value!r}; write [{value!r}].")
+    try:
+        return [str(g) for g in value]  # type: ignore[union-attr]
+    except TypeError:
+        raise TypeError(f"`{name}` must be a list of gene names, got {type(value).__name__}.") from None

@@ -332,6 +332,52 @@ def add_annotation(
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Coordinates of an AnnData
+# ---------------------------------------------------------------------------------------------------------
+
+#: ``obs`` column pairs (x, y) read as coordinates when ``obsm`` has none, in the order they are tried.
+COORD_COLUMNS = (("x_coord", "y_coord"), ("x", "y"), ("X", "Y"), ("array_col", "array_row"))
+
+
+def spatial_coordinates(adata: ad.AnnData, spatial_key: str = "spatial", *, required: bool = True) -> np.ndarray | None:
+    """Spot or cell coordinates of an AnnData, as an ``n_obs x 2`` float array.
+
+    Looked up in order: the first two columns of ``adata.obsm[spatial_key]`` (the scanpy convention),
+    then the first pair of :data:`COORD_COLUMNS` present in ``adata.obs``.
+
+    Parameters
+    ----------
+    adata
+        The spatial data.
+    spatial_key
+        ``obsm`` key of the coordinates.
+    required
+        Raise when no coordinates are found (DiffusionST needs them); with ``False`` return ``None``
+        instead (SpaLSTF can run without them).
+
+    Raises
+    ------
+    KeyError
+        When ``required`` and no coordinates are found; the message lists the places searched and how
+        to add them.
+    """
+    if spatial_key in adata.obsm:
+        xy = np.asarray(adata.obsm[spatial_key], dtype=np.float64)
+        return xy[:, :2] if xy.ndim == 2 and xy.shape[1] > 2 else xy
+    for x, y in COORD_COLUMNS:
+        if x in adata.obs and y in adata.obs:
+            return adata.obs[[x, y]].to_numpy(dtype=np.float64)
+    if not required:
+        return None
+    pairs = ", ".join(f"{x}/{y}" for x, y in COORD_COLUMNS)
+    raise KeyError(
+        f"No spatial coordinates: adata.obsm[{spatial_key!r}] not found (obsm has {list(adata.obsm.keys())}) and "
+        f"adata.obs has none of the column pairs {pairs}. Store them as an n_obs x 2 array, e.g. "
+        "adata.obsm['spatial'] = adata.obs[['x', 'y']].to_numpy()."
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
 # Shipped examples (inst/extdata)
 # ---------------------------------------------------------------------------------------------------------
 

@@ -77,9 +77,12 @@ def test_input_errors_name_the_argument(dlpfc_151673: ad.AnnData) -> None:
         diffusionst_arrays(counts[:, :10], coords, verbose=False, gcn_epochs=1)
     with pytest.raises(ValueError, match="gene_names"):
         diffusionst_arrays(counts, coords, gene_names=["a", "b"])
+    with pytest.raises(TypeError, match="`gene_names` must be a list of gene names"):
+        diffusionst_arrays(counts, coords, gene_names="ab")
     no_coords = dlpfc_151673[:100].copy()
     del no_coords.obsm["spatial"]
-    with pytest.raises(KeyError, match="obsm\\['spatial'\\]"):
+    no_coords.obs = no_coords.obs.drop(columns=["array_row", "array_col"])
+    with pytest.raises(KeyError, match="No spatial coordinates: adata.obsm\\['spatial'\\]"):
         diffusionst(no_coords)
     with pytest.raises(KeyError, match="available layers"):
         diffusionst(dlpfc_151673[:100].copy(), layer="counts")

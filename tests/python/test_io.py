@@ -172,3 +172,16 @@ def test_extdata_dir_honours_the_environment_variable(monkeypatch: pytest.Monkey
     monkeypatch.setenv(sdio.EXTDATA_ENV, str(tmp_path / "missing"))
     with pytest.raises(FileNotFoundError, match=sdio.EXTDATA_ENV):
         sdio.extdata_dir()
+
+
+def test_spatial_coordinates_fall_back_to_obs_columns() -> None:
+    adata = ad.AnnData(np.zeros((3, 2), dtype=np.float32))
+    adata.obs["x"] = [0.0, 1.0, 2.0]
+    adata.obs["y"] = [5.0, 4.0, 3.0]
+    np.testing.assert_array_equal(sdio.spatial_coordinates(adata), [[0, 5], [1, 4], [2, 3]])
+    adata.obsm["spatial"] = np.array([[1.0, 2.0, 9.0]] * 3)
+    np.testing.assert_array_equal(sdio.spatial_coordinates(adata), [[1, 2]] * 3)  # obsm first, first two columns
+    bare = ad.AnnData(np.zeros((3, 2), dtype=np.float32))
+    assert sdio.spatial_coordinates(bare, required=False) is None
+    with pytest.raises(KeyError, match="x_coord/y_coord, x/y"):
+        sdio.spatial_coordinates(bare)

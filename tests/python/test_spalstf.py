@@ -185,6 +185,10 @@ def test_array_api_input_errors():
         spalstf_arrays(st, genes, ref, genes, genes=["G0"], verbose=False, epoch=3)
     with pytest.raises(ValueError, match="counts are not counts"):
         spalstf_arrays(st * 0.5, genes, ref, genes, genes=["G0"], verbose=False, **TINY)
+    with pytest.raises(TypeError, match=r"single string 'G0'; write \['G0'\]"):
+        spalstf_arrays(st, genes, ref, genes, genes="G0", verbose=False, **TINY)
+    with pytest.raises(TypeError, match="`ref_genes` must be a list of gene names, got int"):
+        spalstf_arrays(st, genes, ref, 5, genes=["G0"], verbose=False, **TINY)
 
 
 def test_presets():

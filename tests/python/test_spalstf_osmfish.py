@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spatialdiffusion.methods.spalstf import evaluate_spalstf, evaluate_spalstf_arrays, spalstf, spatial_coords
+from spatialdiffusion.io import spatial_coordinates
+from spatialdiffusion.methods.spalstf import evaluate_spalstf, evaluate_spalstf_arrays, spalstf
 from spatialdiffusion.methods.spalstf_data import reference_lognorm_maxabs
 from spatialdiffusion.metrics import gene_scores
 
@@ -37,7 +38,7 @@ def osmfish(shared_data):
 
 def test_tiny_cross_validation_on_real_pair(osmfish):
     st, ref = osmfish
-    out = evaluate_spalstf_arrays(st.X, list(st.var_names), ref.X, list(ref.var_names), st_coords=spatial_coords(st),
+    out = evaluate_spalstf_arrays(st.X, list(st.var_names), ref.X, list(ref.var_names), st_coords=spatial_coordinates(st, required=False),
                                   n_folds=3, seed=0, epochs=2, **SMALL)
     per_gene = pd.DataFrame(out["per_gene"])
     assert sorted(per_gene["gene"]) == sorted(st.var_names) and set(per_gene["fold"]) == {0, 1, 2}

@@ -39,3 +39,11 @@ test_that("the problem message says what to run", {
     expect_match(msg, "installSpatialDiffusion\\(\\)")
     expect_match(msg, "SPATIALDIFFUSION_PYTHON")
 })
+
+test_that("the reference BLAS is recognised, so R users are told to install an optimised one", {
+    expect_true(SpatialDiffusion:::.onReferenceBLAS("/usr/lib/x86_64-linux-gnu/blas/libblas.so.3.11.0"))
+    expect_true(SpatialDiffusion:::.onReferenceBLAS("/usr/lib/R/lib/libRblas.so"))
+    expect_false(SpatialDiffusion:::.onReferenceBLAS(
+        "/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3"))
+    expect_false(SpatialDiffusion:::.onReferenceBLAS("/opt/intel/mkl/lib/libmkl_rt.so"))
+})

@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .._utils import StageTimer, check_positive_int, check_seed, package_versions, resolve_device, seed_everything
+from .._utils import StageTimer, check_gene_list, check_positive_int, check_seed, package_versions, resolve_device, seed_everything
 from ..cluster import cluster_embedding, refine_labels
 from ..graph import propagation_matrix, spatial_adjacency
+from ..io import spatial_coordinates
 from ..presets import diffusionst_config
 from ..preprocess import check_coords, check_counts, image_side, normalize_log_scale, select_hvg
 from .diffusionst_stages import denoise_gcn, embed, enhance_diffusion, unet_downsampling
@@ -73,6 +74,8 @@ def diffusionst_arrays(
     n_spots, n_genes = mat.shape
     xy = check_coords(coords, n_spots, "coords")
     n_clusters = check_positive_int(n_clusters, "n_clusters", minimum=2, maximum=max(2, n_spots - 1))
+    if gene_names is not None:
+        gene_names = check_gene_list(gene_names, "gene_names")
     if gene_names is not None and len(gene_names) != n_genes:
         raise ValueError(f"`gene_names` has {len(gene_names)} entries but `counts` has {n_genes} genes.")
     dev = resolve_device(device)
@@ -120,23 +123,6 @@ def diffusionst_arrays(
     return result
 
 
-def spatial_coordinates(adata: ad.AnnData, spatial_key: str = "spatial") -> np.ndarray:
-    """Spot coordinates from ``adata.obsm[spatial_key]`` (first two columns).
-
-    Raises
-    ------
-    KeyError
-        If the key is absent, with the available keys and how to add coordinates.
-    """
-    if spatial_key not in adata.obsm:
-        raise KeyError(
-            f"adata.obsm[{spatial_key!r}] not found (obsm has {list(adata.obsm.keys())}); store the spot coordinates "
-            "as an n_spots x 2 array there, e.g. adata.obsm['spatial'] = adata.obs[['x', 'y']].to_numpy()."
-        )
-    xy = np.asarray(adata.obsm[spatial_key], dtype=float)
-    return xy[:, :2] if xy.ndim == 2 and xy.shape[1] > 2 else xy
-
-
 def diffusionst(
     adata: ad.AnnData,
     n_clusters: int = 7,
@@ -156,7 +142,9 @@ def diffusionst(
     Parameters
     ----------
     adata
-        Spots x genes with raw counts in ``X`` (or in ``layers[layer]``) and coordinates in ``obsm[spatial_key]``.
+        Spots x genes with raw counts in ``X`` (or in ``layers[layer]``) and coordinates in ``obsm[spatial_key]``
+        (or, failing that, an ``obs`` column pair such as ``x``/``y``; see
+        :func:`~spatialdiffusion.io.spatial_coordinates`).
     n_clusters
         Number of spatial domains K.
     preset, device, seed, verbose, **overrides

@@ -21,21 +21,19 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .._utils import package_versions, resolve_device, seed_everything
+from .._utils import check_gene_list, package_versions, resolve_device, seed_everything
+from ..io import spatial_coordinates
 from ..presets_spalstf import SpaLSTFConfig, spalstf_config
 from .spalstf_data import as_counts, check_shared, plan_genes, shared_genes
 from .spalstf_eval import cross_validate
 from .spalstf_model import SpaLSTFModel
-
-COORD_COLUMNS = (("x_coord", "y_coord"), ("x", "y"), ("X", "Y"), ("array_col", "array_row"))
-
 
 def _check_inputs(
     st_counts: object, st_genes: Sequence[str], ref_counts: object, ref_genes: Sequence[str], st_coords: object
 ) -> tuple[np.ndarray, list[str], np.ndarray, list[str], np.ndarray | None]:
     st = as_counts(st_counts, "st_counts")
     ref = as_counts(ref_counts, "ref_counts")
-    st_genes, ref_genes = [str(g) for g in st_genes], [str(g) for g in ref_genes]
+    st_genes, ref_genes = check_gene_list(st_genes, "st_genes"), check_gene_list(ref_genes, "ref_genes")
     for name, mat, genes in (("st", st, st_genes), ("ref", ref, ref_genes)):
         if mat.shape[1] != len(genes):
             raise ValueError(f"`{name}_genes` has {len(genes)} names but `{name}_counts` has {mat.shape[1]} columns (genes).")
@@ -151,7 +149,7 @@ def spalstf_arrays(
     dev = resolve_device(device)
     cfg = spalstf_config(preset, dev, **overrides)
     seed_everything(seed)
-    target = list(genes) if genes is not None else default_target_genes(ref, ref_genes, st_genes, n_top_genes)
+    target = check_gene_list(genes, "genes") if genes is not None else default_target_genes(ref, ref_genes, st_genes, n_top_genes)
     plan = plan_genes(st_genes, ref_genes, target, min_shared=cfg.min_shared_genes)
     ref_model = np.hstack([ref[:, plan.ref_observed], ref[:, plan.ref_target]])
     model, loaded = _train_or_load(cfg, plan.observed, plan.target, ref_model, dev, seed, verbose, checkpoint)
@@ -226,16 +224,6 @@ def _adata_counts(adata: Any, layer: str | None, name: str) -> Any:
     return adata.layers[layer]
 
 
-def spatial_coords(adata: Any) -> np.ndarray | None:
-    """Coordinates from ``obsm['spatial']`` or an obs column pair (``x_coord``/``y_coord``, ``x``/``y``, ...)."""
-    if "spatial" in adata.obsm:
-        return np.asarray(adata.obsm["spatial"], dtype=np.float64)[:, :2]
-    for x, y in COORD_COLUMNS:
-        if x in adata.obs and y in adata.obs:
-            return adata.obs[[x, y]].to_numpy(dtype=np.float64)
-    return None
-
-
 def _h5ad_safe(value: Any) -> Any:
     """Replace ``None`` (which h5ad cannot store) by the string ``"None"``, recursively."""
     if isinstance(value, dict):
@@ -292,7 +280,7 @@ def spalstf(
     out = spalstf_arrays(
         _adata_counts(adata, layer, "adata_st"), list(adata.var_names),
         _adata_counts(adata_ref, ref_layer, "adata_ref"), list(adata_ref.var_names),
-        st_coords=spatial_coords(adata), genes=genes, preset=preset, device=device, seed=seed,
+        st_coords=spatial_coordinates(adata, required=False), genes=genes, preset=preset, device=device, seed=seed,
         verbose=verbose, checkpoint=checkpoint, **overrides,
     )
     adata.obsm[key_added] = pd.DataFrame(out["imputed"], index=adata.obs_names, columns=out["genes"])
@@ -328,7 +316,7 @@ def evaluate_spalstf(
     out = evaluate_spalstf_arrays(
         _adata_counts(adata_st, layer, "adata_st"), list(adata_st.var_names),
         _adata_counts(adata_ref, ref_layer, "adata_ref"), list(adata_ref.var_names),
-        st_coords=spatial_coords(adata_st), n_folds=n_folds, preset=preset, device=device, seed=seed,
+        st_coords=spatial_coordinates(adata_st, required=False), n_folds=n_folds, preset=preset, device=device, seed=seed,
         verbose=verbose, **overrides,
     )
     summary = pd.Series(out["summary"], name="spalstf")
