@@ -25,7 +25,8 @@ import torch
 
 from spatialdiffusion.cli import parse_setting
 from spatialdiffusion._utils import package_versions
-from spatialdiffusion.methods.spalstf import evaluate_spalstf_arrays, spatial_coords
+from spatialdiffusion.io import spatial_coordinates
+from spatialdiffusion.methods.spalstf import evaluate_spalstf_arrays
 from spatialdiffusion.methods.spalstf_data import as_counts, shared_genes
 from spatialdiffusion.methods.spalstf_eval import cross_validate, knn_imputer
 
@@ -50,7 +51,7 @@ def main() -> None:
     start = time.perf_counter()
     if args.method == "spalstf":
         res = evaluate_spalstf_arrays(
-            st.X, list(st.var_names), ref.X, list(ref.var_names), st_coords=spatial_coords(st),
+            st.X, list(st.var_names), ref.X, list(ref.var_names), st_coords=spatial_coordinates(st, required=False),
             n_folds=args.folds, preset=args.preset, device="cpu", seed=args.seed, verbose=False, **overrides,
         )
         per_gene, summary, params = res["per_gene"], res["summary"], res["params"]

@@ -26,7 +26,7 @@ import torch
 from sklearn.model_selection import KFold
 
 from spatialdiffusion.cli import parse_setting
-from spatialdiffusion.methods.spalstf import spatial_coords
+from spatialdiffusion.io import spatial_coordinates
 from spatialdiffusion.methods.spalstf_data import reference_lognorm_maxabs
 from spatialdiffusion.methods.spalstf_model import SpaLSTFModel
 from spatialdiffusion.metrics import gene_scores
@@ -66,7 +66,7 @@ def main() -> None:
         for spec in sample_specs:
             model.config = replace(trained, **spec)
             model.timer.seconds.pop("sample", None)
-            x, _ = model.sample_model_space(st.X[:, train_idx], spatial_coords(st), seed=0, verbose=False)
+            x, _ = model.sample_model_space(st.X[:, train_idx], spatial_coordinates(st, required=False), seed=0, verbose=False)
             scores = gene_scores(truth[:, test_idx], (np.clip(x, -1.0, None) + 1.0) / 2.0)
             print(json.dumps({"epochs": total, "sample": spec, "spcc": round(float(scores.spcc.median()), 4),
                               "ssim": round(float(scores.ssim.median()), 4), "loss": round(model.history[-1]["loss"], 4),
