@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import anndata as ad
+import numpy as np
 import torch
 
 from spatialdiffusion.cli import parse_setting
@@ -43,6 +44,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="SpaLSTF setting override")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (1 is faster when the 2 cores are shared)")
     parser.add_argument("--out", required=True)
+    parser.add_argument("--imputed-out", help="also save the imputed matrix (cells x shared genes, .npz) for re-scoring")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     st = ad.read_h5ad(DATA / "osmfish" / "st_osmfish_33genes.h5ad")
@@ -60,6 +62,8 @@ def main() -> None:
         res = cross_validate(as_counts(st.X, "st")[:, si], as_counts(ref.X, "ref")[:, ri], names, knn_imputer(args.k), n_folds=args.folds, seed=args.seed, verbose=False)
         per_gene, summary, params = {k: v.tolist() for k, v in res["per_gene"].items()}, res["summary"], {"k": args.k}
     wall = time.perf_counter() - start
+    if args.imputed_out:
+        np.savez_compressed(args.imputed_out, imputed=res["imputed"], genes=np.array(list(per_gene["gene"]), dtype=str))
     cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     model = next((line.split(":", 1)[1].strip() for line in cpu.splitlines() if line.startswith("Model name")), platform.processor())
     record = {

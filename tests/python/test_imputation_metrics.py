@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from spatialdiffusion.metrics import gene_scores, imputation_cluster_scores, js, rmse, spcc, ssim
+from spatialdiffusion.metrics import gene_scores, imputation_cluster_scores, js, leiden_labels, rmse, spcc, ssim
 
 T = np.array([1.0, 2.0, 3.0, 4.0])
 P = np.array([2.0, 1.0, 4.0, 3.0])
@@ -78,3 +78,18 @@ def test_cluster_scores_identical_and_shuffled():
     assert same == {"ari": 1.0, "ami": 1.0, "nmi": 1.0, "homo": 1.0}
     noise = imputation_cluster_scores(x, rng.permutation(x))
     assert noise["ari"] < 0.2
+
+
+def test_leiden_labels_are_scanpys_defaults() -> None:
+    """The reference clustering is ``sc.tl.leiden()`` with its defaults, as the released evaluation ran it."""
+    import anndata as ad
+    import scanpy as sc
+
+    rng = np.random.default_rng(0)
+    x = np.vstack([rng.normal(c, 1.0, size=(60, 12)) for c in (0.0, 3.0, 6.0)]).astype(np.float32)
+    adata = ad.AnnData(x)
+    sc.tl.pca(adata, random_state=0)
+    sc.pp.neighbors(adata, n_neighbors=30, n_pcs=11, random_state=0)
+    with pytest.warns(FutureWarning):
+        sc.tl.leiden(adata, random_state=0)  # scanpy's defaults: leidenalg, n_iterations=-1, directed
+    np.testing.assert_array_equal(leiden_labels(x), adata.obs["leiden"].to_numpy())

@@ -1,0 +1,74 @@
+"""How much of DiffusionST's seed-to-seed ARI spread is mclust's initialisation, and the expected ARI.
+
+mclust starts EM from a model-based hierarchical clustering of a random subset of 2000 spots
+(``mclust.options("subset")``), so on slices with more spots the result depends on R's seed even for a
+fixed embedding. For each slice and pipeline seed this script computes the embedding once
+(``diffusionst_arrays(..., cluster=False)``), then clusters it with mclust EEE + 50-NN refinement under
+``--mclust-seeds`` R seeds. The mean over those seeds estimates the ARI the pipeline gives for that
+embedding, free of the mclust draw.
+
+Usage (from the repository root)::
+
+    .venv/bin/python benchmarks/diffusionst_mclust_spread.py --variant fast --slices 151676 151673 \
+        --seeds 0 1 2 --mclust-seeds 10 --threads 1 --out benchmarks/out/mclust_spread_fast.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import torch
+
+from spatialdiffusion.cluster import cluster_embedding, refine_labels
+from spatialdiffusion.methods.diffusionst import diffusionst_arrays
+from spatialdiffusion.metrics import clustering_scores
+
+from diffusionst_dlpfc import ABLATIONS, DATA, graph_smoothing_embedding
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--variant", default="fast", choices=[*(v for v in ABLATIONS if v != "paper"), "baseline"])
+    parser.add_argument("--slices", nargs="+", default=["151676", "151673"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--mclust-seeds", type=int, default=10)
+    parser.add_argument("--n-clusters", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    rows = []
+    for slice_id in args.slices:
+        adata = ad.read_h5ad(DATA / "dlpfc" / f"{slice_id}.h5ad")
+        truth, coords = adata.obs["layer_guess_reordered"], np.asarray(adata.obsm["spatial"], dtype=float)
+        for seed in args.seeds:
+            torch.set_num_threads(args.threads)
+            if args.variant == "baseline":
+                embedding = graph_smoothing_embedding(adata, seed)
+            else:
+                embedding = diffusionst_arrays(adata.X, coords, n_clusters=args.n_clusters, preset="fast", seed=seed,
+                                               cluster=False, verbose=False, **ABLATIONS[args.variant])["embedding"]
+            for mclust_seed in range(args.mclust_seeds):
+                labels, _ = cluster_embedding(embedding, args.n_clusters, method="mclust", seed=mclust_seed)
+                ari = clustering_scores(truth, refine_labels(labels, coords, 50))["ari"]
+                rows.append({"slice": slice_id, "variant": args.variant, "seed": seed, "mclust_seed": mclust_seed, "ari": ari})
+            last = pd.DataFrame(rows[-args.mclust_seeds:])
+            print(f"{slice_id} seed {seed}: ARI over mclust seeds mean {last.ari.mean():.3f} "
+                  f"min {last.ari.min():.3f} max {last.ari.max():.3f}", flush=True)
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            pd.DataFrame(rows).to_csv(args.out, index=False)
+    table = pd.DataFrame(rows)
+    per_seed = table.groupby(["slice", "seed"]).ari.mean()
+    print(f"\nload average {os.getloadavg()[0]:.1f}")
+    print("expected ARI (mean over mclust seeds) per pipeline seed:\n" + per_seed.round(3).to_string())
+    print("mean and SD over pipeline seeds:\n" + per_seed.groupby("slice").agg(["mean", "std"]).round(3).to_string())
+    print("SD over mclust seeds within a pipeline seed (mean):\n"
+          + table.groupby(["slice", "seed"]).ari.std().groupby("slice").mean().round(3).to_string())
+
+
+if __name__ == "__main__":
+    main()
