@@ -43,9 +43,11 @@
 #' `seed` is passed to the engine (all its random steps) and seeds R's random number generator
 #' (default RNG kinds) for `Mclust`, exactly as a Python-first run does through rpy2, so R and
 #' Python give the same domains for the same seed and settings. The caller's random stream is
-#' restored afterwards. Results are bitwise reproducible for the same seed, settings and number of
-#' torch CPU threads; a different thread count changes the order of floating-point sums, which
-#' can move the embedding by about 1e-3 and, through mclust, a few domain labels.
+#' restored afterwards. Results are bitwise reproducible for the same seed, settings, number of
+#' torch CPU threads and BLAS; a different thread count or BLAS changes the order of
+#' floating-point sums, which can move the embedding by about 1e-3 and, through mclust, a few
+#' domain labels. Hosted by R, torch's matrix products use R's BLAS, so a standalone Python run
+#' matches an R run exactly only when it uses the same BLAS (see the README, "R and BLAS").
 #'
 #' @param x A SpatialExperiment, SingleCellExperiment, Seurat object, or a genes x spots counts
 #'   matrix (dense or sparse).

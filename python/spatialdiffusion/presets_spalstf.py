@@ -2,9 +2,9 @@
 
 ``paper`` is the published configuration (released code's values where the paper is silent), meant for
 a GPU. ``fast`` is the CPU default: still SpaLSTF (XCA denoiser, bidirectional LSTM condition, masked
-KL), narrower, fewer epochs at a higher learning rate, LSTM over windows of 64 cells in the released
-code's order (it scored better than the spatial order on osmFISH) and a few-step DDIM sampler whose
-draws are averaged per cell; its settings were chosen by measurement on osmFISH (see
+KL), narrower, fewer epochs at a higher learning rate, LSTM over windows of 64 cells ordered by
+expression (it scored a higher ARI than the released code's order on osmFISH) and a few-step DDIM
+sampler whose draws are averaged per cell; its settings were chosen by measurement on osmFISH (see
 ``benchmarks/RESULTS.md``).
 Any field can be overridden by keyword: ``spalstf(..., preset="fast", epochs=50)``.
 """

@@ -76,8 +76,8 @@ def diffusionst_arrays(
     n_clusters = check_positive_int(n_clusters, "n_clusters", minimum=2, maximum=max(2, n_spots - 1))
     if gene_names is not None:
         gene_names = check_gene_list(gene_names, "gene_names")
-    if gene_names is not None and len(gene_names) != n_genes:
-        raise ValueError(f"`gene_names` has {len(gene_names)} entries but `counts` has {n_genes} genes.")
+        if len(gene_names) != n_genes:
+            raise ValueError(f"`gene_names` has {len(gene_names)} entries but `counts` has {n_genes} genes.")
     dev = resolve_device(device)
     preset_name, config = diffusionst_config(preset, dev, **overrides)
     seed_everything(seed)

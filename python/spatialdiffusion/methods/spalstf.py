@@ -28,6 +28,7 @@ from .spalstf_data import as_counts, check_shared, plan_genes, shared_genes
 from .spalstf_eval import cross_validate
 from .spalstf_model import SpaLSTFModel
 
+
 def _check_inputs(
     st_counts: object, st_genes: Sequence[str], ref_counts: object, ref_genes: Sequence[str], st_coords: object
 ) -> tuple[np.ndarray, list[str], np.ndarray, list[str], np.ndarray | None]:
