@@ -173,8 +173,8 @@ setMethod("runSpaLSTF", c("ANY", "ANY"), function(x, reference, genes = NULL, as
 
 ## Run the SpaLSTF engine function `fun` on each sample of `st` against the whole reference.
 ## `extra` holds the call-specific engine arguments, `describe(nCells)` the progress message and
-## `convert(res)` the call-specific part of the result; parameters, timings and versions are
-## always kept. Returns one result per sample, named by sample.
+## `convert(res)` the call-specific part of the result; the sample's cell indices (`cells`),
+## parameters, timings and versions are always kept. Returns one result per sample, named by sample.
 .spalstfPerSample <- function(st, ref, fun, settings, BPPARAM, extra, describe, convert) {
     .checkBPPARAM(BPPARAM)
     groups <- .sampleGroups(ncol(st$counts), st$samples)
@@ -188,7 +188,7 @@ setMethod("runSpaLSTF", c("ANY", "ANY"), function(x, reference, genes = NULL, as
             settings$device, "\", seed = ", settings$seed, ")...")
         res <- do.call(.py("spalstf")[[fun]], c(.spalstfDataArgs(st, idx, ref, refMatrix), extra,
             settings))
-        c(convert(res), list(params = .asList(res[["params"]]),
+        c(convert(res), list(cells = idx, params = .asList(res[["params"]]),
             timings = .asList(res[["timings"]]), versions = .asList(res[["versions"]])))
     }, BPPARAM = BPPARAM)
     names(runs) <- names(groups)
@@ -209,19 +209,18 @@ setMethod("runSpaLSTF", c("ANY", "ANY"), function(x, reference, genes = NULL, as
             ncol(ref$counts), " cells"),
         convert = function(res) list(imputed = .asMatrix(res[["imputed"]]),
             genes = as.character(.asList(res[["genes"]]))))
-    groups <- .sampleGroups(ncol(st$counts), st$samples)
     outGenes <- runs[[1]]$genes
     imputed <- matrix(NA_real_, length(outGenes), ncol(st$counts),
         dimnames = list(outGenes, colnames(st$counts)))
-    for (s in names(groups)) imputed[, groups[[s]]] <- t(runs[[s]]$imputed[, match(outGenes,
-        runs[[s]]$genes), drop = FALSE])
+    for (run in runs) imputed[, run$cells] <- t(run$imputed[, match(outGenes, run$genes),
+        drop = FALSE])
     meta <- list(method = "SpaLSTF", genes = outGenes, seed = settings$seed,
         preset = settings$preset, device = settings$device, coordinates = st$coordSource,
         nReferenceCells = ncol(ref$counts),
         sharedGenes = length(intersect(toupper(rownames(st$counts)), toupper(rownames(ref$counts)))),
         engineArgs = engineArgs, params = runs[[1]]$params, timings = runs[[1]]$timings,
         versions = c(runs[[1]]$versions, .versionsR()))
-    if (length(groups) > 1L) meta$samples <- lapply(runs, `[`, c("params", "timings"))
+    if (length(runs) > 1L) meta$samples <- lapply(runs, `[`, c("params", "timings"))
     meta$timings$total <- proc.time()[["elapsed"]] - start
     list(imputed = imputed, metadata = meta)
 }

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from spatialdiffusion.cli import parse_setting
 from spatialdiffusion.cluster import cluster_embedding, refine_labels
 from spatialdiffusion.methods.diffusionst import diffusionst_arrays
 from spatialdiffusion.metrics import clustering_scores
@@ -39,8 +40,11 @@ def main() -> None:
     parser.add_argument("--mclust-seeds", type=int, default=10)
     parser.add_argument("--n-clusters", type=int, default=7)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="DiffusionST setting on top of the variant (e.g. gcn_epochs=10); repeatable")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
+    settings = {**ABLATIONS.get(args.variant, {}), **dict(parse_setting(item) for item in args.set)}
     rows = []
     for slice_id in args.slices:
         adata = ad.read_h5ad(DATA / "dlpfc" / f"{slice_id}.h5ad")
@@ -51,11 +55,11 @@ def main() -> None:
                 embedding = graph_smoothing_embedding(adata, seed)
             else:
                 embedding = diffusionst_arrays(adata.X, coords, n_clusters=args.n_clusters, preset="fast", seed=seed,
-                                               cluster=False, verbose=False, **ABLATIONS[args.variant])["embedding"]
+                                               cluster=False, verbose=False, **settings)["embedding"]
             for mclust_seed in range(args.mclust_seeds):
                 labels, _ = cluster_embedding(embedding, args.n_clusters, method="mclust", seed=mclust_seed)
                 ari = clustering_scores(truth, refine_labels(labels, coords, 50))["ari"]
-                rows.append({"slice": slice_id, "variant": args.variant, "seed": seed, "mclust_seed": mclust_seed, "ari": ari})
+                rows.append({"slice": slice_id, "variant": args.variant, "settings": " ".join(args.set), "seed": seed, "mclust_seed": mclust_seed, "ari": ari})
             last = pd.DataFrame(rows[-args.mclust_seeds:])
             print(f"{slice_id} seed {seed}: ARI over mclust seeds mean {last.ari.mean():.3f} "
                   f"min {last.ari.min():.3f} max {last.ari.max():.3f}", flush=True)

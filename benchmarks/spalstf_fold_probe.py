@@ -4,11 +4,13 @@ Usage::
 
     .venv/bin/python benchmarks/spalstf_fold_probe.py --epochs 5 10 20 --set hidden=128 --threads 1
     .venv/bin/python benchmarks/spalstf_fold_probe.py --epochs 20 --sample n_samples=1 --sample n_samples=4,sampler_steps=20
+    .venv/bin/python benchmarks/spalstf_fold_probe.py --epochs 30 --model-seeds 0 1 2
 
 Trains one SpaLSTF model on the osmFISH reference with the first KFold(5, shuffle, rs=0) fold of genes
 held out, sampling after each requested epoch count; for tuning the ``fast`` preset cheaply. Each
 ``--sample`` (comma-separated sampler settings) draws once more from the same trained model, so sampler
-settings are compared without retraining.
+settings are compared without retraining. With several ``--model-seeds`` one model is trained per seed and
+the probe also scores the mean of their imputations (a seed ensemble).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ def main() -> None:
     parser.add_argument("--fold", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--model-seeds", type=int, nargs="+", default=[0], help="train one model per seed")
     parser.add_argument("--sample", action="append", default=None, metavar="KEY=VALUE[,KEY=VALUE]",
                         help="sampler settings to draw with from each trained model (default: the preset's)")
     args = parser.parse_args()
@@ -58,19 +61,31 @@ def main() -> None:
     truth = reference_lognorm_maxabs(np.asarray(st.X, dtype=np.float32))
     ref_model = np.hstack([ref.X[:, train_idx], ref.X[:, test_idx]])
     start = time.perf_counter()
+    coords = spatial_coordinates(st, required=False)
+
+    def report(total: int, spec: dict, model_seed: object, imputed: np.ndarray, model: SpaLSTFModel) -> None:
+        scores = gene_scores(truth[:, test_idx], imputed)
+        print(json.dumps({"epochs": total, "sample": spec, "model_seed": model_seed, "spcc": round(float(scores.spcc.median()), 4),
+                          "ssim": round(float(scores.ssim.median()), 4), "loss": round(model.history[-1]["loss"], 4),
+                          "s": round(time.perf_counter() - start, 1), "timer": {k: round(v, 1) for k, v in model.timer.seconds.items()}}), flush=True)
+
     for total in args.epochs:
-        cfg = spalstf_config("fast", epochs=total, **overrides)
-        model = SpaLSTFModel(cfg, [genes[i] for i in train_idx], [genes[i] for i in test_idx], torch.device("cpu"))
-        model.fit(ref_model, seed=0, verbose=False)
-        trained = model.config
-        for spec in sample_specs:
-            model.config = replace(trained, **spec)
-            model.timer.seconds.pop("sample", None)
-            x, _ = model.sample_model_space(st.X[:, train_idx], spatial_coordinates(st, required=False), seed=0, verbose=False)
-            scores = gene_scores(truth[:, test_idx], (np.clip(x, -1.0, None) + 1.0) / 2.0)
-            print(json.dumps({"epochs": total, "sample": spec, "spcc": round(float(scores.spcc.median()), 4),
-                              "ssim": round(float(scores.ssim.median()), 4), "loss": round(model.history[-1]["loss"], 4),
-                              "s": round(time.perf_counter() - start, 1), "timer": {k: round(v, 1) for k, v in model.timer.seconds.items()}}), flush=True)
+        draws: dict[int, list[np.ndarray]] = {i: [] for i in range(len(sample_specs))}
+        for model_seed in args.model_seeds:
+            cfg = spalstf_config("fast", epochs=total, **overrides)
+            model = SpaLSTFModel(cfg, [genes[i] for i in train_idx], [genes[i] for i in test_idx], torch.device("cpu"))
+            model.fit(ref_model, seed=model_seed, verbose=False)
+            trained = model.config
+            for i, spec in enumerate(sample_specs):
+                model.config = replace(trained, **spec)
+                model.timer.seconds.pop("sample", None)
+                x, _ = model.sample_model_space(st.X[:, train_idx], coords, seed=model_seed, verbose=False)
+                draws[i].append((np.clip(x, -1.0, None) + 1.0) / 2.0)
+                report(total, spec, model_seed, draws[i][-1], model)
+        if len(args.model_seeds) > 1:
+            for i, spec in enumerate(sample_specs):
+                report(total, spec, f"mean of {args.model_seeds}", np.mean(draws[i], axis=0), model)
+
 
 if __name__ == "__main__":
     main()

@@ -56,3 +56,20 @@ test_that("evaluateSpaLSTF returns per-gene metrics and a summary", {
     expect_true(is.finite(s[["rmse"]]))
     expect_identical(S4Vectors::metadata(res)$folds, 2L)
 })
+
+test_that("runSpaLSTF runs each sample on its own and puts every cell back in place", {
+    skipIfNoPython()
+    osm <- smallOsmFISH()
+    hidden <- "Gad2"
+    st <- osm$spatial[setdiff(rownames(osm$spatial), hidden), ]
+    st$slide <- rep(c("b", "a"), length.out = ncol(st))  # interleaved: order must be restored
+    run <- function(x, ...) do.call(runSpaLSTF, c(list(x, osm$reference, genes = hidden,
+        seed = 3L, verbose = FALSE, ...), tinySpaLSTF))
+    out <- run(st, sampleId = "slide")
+    imputed <- SummarizedExperiment::assay(SingleCellExperiment::altExp(out, "SpaLSTF"), "imputed")
+    expect_identical(colnames(imputed), colnames(st))
+    expect_named(S4Vectors::metadata(out)$SpaLSTF$samples, c("b", "a"))
+    aloneA <- run(st[, st$slide == "a"])
+    expect_equal(imputed[, st$slide == "a", drop = FALSE], SummarizedExperiment::assay(
+        SingleCellExperiment::altExp(aloneA, "SpaLSTF"), "imputed"), tolerance = 1e-6)
+})
