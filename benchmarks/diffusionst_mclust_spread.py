@@ -44,6 +44,9 @@ def main() -> None:
                         help="DiffusionST setting on top of the variant (e.g. gcn_epochs=10); repeatable")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
+    if args.set and args.variant == "baseline":
+        parser.error("--set applies to DiffusionST variants, not to the training-free baseline")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     settings = {**ABLATIONS.get(args.variant, {}), **dict(parse_setting(item) for item in args.set)}
     rows = []
     for slice_id in args.slices:
@@ -63,7 +66,6 @@ def main() -> None:
             last = pd.DataFrame(rows[-args.mclust_seeds:])
             print(f"{slice_id} seed {seed}: ARI over mclust seeds mean {last.ari.mean():.3f} "
                   f"min {last.ari.min():.3f} max {last.ari.max():.3f}", flush=True)
-            args.out.parent.mkdir(parents=True, exist_ok=True)
             pd.DataFrame(rows).to_csv(args.out, index=False)
     table = pd.DataFrame(rows)
     per_seed = table.groupby(["slice", "seed"]).ari.mean()

@@ -29,7 +29,7 @@ from sklearn.model_selection import KFold
 
 from spatialdiffusion.cli import parse_setting
 from spatialdiffusion.io import spatial_coordinates
-from spatialdiffusion.methods.spalstf_data import reference_lognorm_maxabs
+from spatialdiffusion.methods.spalstf_data import model_to_unit, reference_lognorm_maxabs
 from spatialdiffusion.methods.spalstf_model import SpaLSTFModel
 from spatialdiffusion.metrics import gene_scores
 from spatialdiffusion.presets_spalstf import spalstf_config
@@ -63,16 +63,19 @@ def main() -> None:
     start = time.perf_counter()
     coords = spatial_coordinates(st, required=False)
 
-    def report(total: int, spec: dict, model_seed: object, imputed: np.ndarray, model: SpaLSTFModel) -> None:
+    def report(total: int, spec: dict, model_seed: object, imputed: np.ndarray, model: SpaLSTFModel | None) -> None:
+        """One JSON line; ``model`` (None for an ensemble) adds its final loss and stage times."""
         scores = gene_scores(truth[:, test_idx], imputed)
-        print(json.dumps({"epochs": total, "sample": spec, "model_seed": model_seed, "spcc": round(float(scores.spcc.median()), 4),
-                          "ssim": round(float(scores.ssim.median()), 4), "loss": round(model.history[-1]["loss"], 4),
-                          "s": round(time.perf_counter() - start, 1), "timer": {k: round(v, 1) for k, v in model.timer.seconds.items()}}), flush=True)
+        line = {"epochs": total, "sample": spec, "model_seed": model_seed, "spcc": round(float(scores.spcc.median()), 4),
+                "ssim": round(float(scores.ssim.median()), 4), "s": round(time.perf_counter() - start, 1)}
+        if model is not None:
+            line.update(loss=round(model.history[-1]["loss"], 4), timer={k: round(v, 1) for k, v in model.timer.seconds.items()})
+        print(json.dumps(line), flush=True)
 
     for total in args.epochs:
+        cfg = spalstf_config("fast", epochs=total, **overrides)
         draws: dict[int, list[np.ndarray]] = {i: [] for i in range(len(sample_specs))}
         for model_seed in args.model_seeds:
-            cfg = spalstf_config("fast", epochs=total, **overrides)
             model = SpaLSTFModel(cfg, [genes[i] for i in train_idx], [genes[i] for i in test_idx], torch.device("cpu"))
             model.fit(ref_model, seed=model_seed, verbose=False)
             trained = model.config
@@ -80,11 +83,11 @@ def main() -> None:
                 model.config = replace(trained, **spec)
                 model.timer.seconds.pop("sample", None)
                 x, _ = model.sample_model_space(st.X[:, train_idx], coords, seed=model_seed, verbose=False)
-                draws[i].append((np.clip(x, -1.0, None) + 1.0) / 2.0)
+                draws[i].append(model_to_unit(x))
                 report(total, spec, model_seed, draws[i][-1], model)
         if len(args.model_seeds) > 1:
             for i, spec in enumerate(sample_specs):
-                report(total, spec, f"mean of {args.model_seeds}", np.mean(draws[i], axis=0), model)
+                report(total, spec, f"mean of {args.model_seeds}", np.mean(draws[i], axis=0), None)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from spatialdiffusion.methods.spalstf import spalstf, spalstf_arrays
 from spatialdiffusion.methods.spalstf_data import (
     as_counts,
     expression_order,
+    model_to_unit,
     normalize,
     plan_genes,
     spatial_order,
@@ -118,6 +119,13 @@ def test_normalize_uses_observed_genes_only_and_inverts():
     other[:, 3] = 0
     assert np.allclose(normalize(other, 3)[0][:, :3], x[:, :3])
     assert np.allclose(np.expm1(to_lognorm(x[:2], scale[:2])) * scale[:2, :1] / 1e4, counts[:2], rtol=1e-4, atol=1e-3)
+
+
+def test_model_to_unit_clips_below_minus_one_and_keeps_dtype():
+    x = np.array([[-1.5, -1.0, 0.0, 1.0, 3.0]], dtype=np.float32)
+    out = model_to_unit(x)
+    assert out.dtype == np.float32
+    assert out.tolist() == [[0.0, 0.0, 0.5, 1.0, 2.0]]
 
 
 def test_orders_are_permutations_with_meaning():

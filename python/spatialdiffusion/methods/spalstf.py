@@ -24,7 +24,7 @@ import torch
 from .._utils import check_gene_list, package_versions, resolve_device, seed_everything
 from ..io import spatial_coordinates
 from ..presets_spalstf import SpaLSTFConfig, spalstf_config
-from .spalstf_data import as_counts, check_shared, plan_genes, shared_genes
+from .spalstf_data import as_counts, check_shared, model_to_unit, plan_genes, shared_genes
 from .spalstf_eval import cross_validate
 from .spalstf_model import SpaLSTFModel
 
@@ -205,7 +205,7 @@ def evaluate_spalstf_arrays(
         model = SpaLSTFModel(cfg, observed, target, dev).fit(ref_model, seed=seed, verbose=verbose)
         configs.append(model.config)
         x, _ = model.sample_model_space(st_obs, coords, seed=seed, verbose=verbose)
-        return (np.clip(x, -1.0, None) + 1.0) / 2.0
+        return model_to_unit(x)
 
     result = cross_validate(st[:, st_idx], ref[:, ref_idx], names, impute, n_folds=n_folds, seed=seed, verbose=verbose)
     per_gene = {k: v.tolist() for k, v in result["per_gene"].items()}

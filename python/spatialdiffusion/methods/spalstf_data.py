@@ -168,9 +168,14 @@ def normalize(counts: np.ndarray, n_observed: int) -> tuple[np.ndarray, np.ndarr
     return (2.0 * logn / top - 1.0).astype(np.float32), np.hstack([lib, top])
 
 
+def model_to_unit(x: np.ndarray) -> np.ndarray:
+    """Model space to the per-cell-max scale the evaluation scores: ``(clip(x, -1) + 1) / 2`` (dtype kept)."""
+    return (np.clip(x, -1.0, None) + 1.0) / 2.0
+
+
 def to_lognorm(x: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """Invert the max-abs step of :func:`normalize`: model space to ``log1p(1e4 * count / observed library)``."""
-    return (np.clip(np.asarray(x, dtype=np.float64), -1.0, None) + 1.0) / 2.0 * scale[:, 1:2]
+    return model_to_unit(np.asarray(x, dtype=np.float64)) * scale[:, 1:2]
 
 
 def reference_lognorm_maxabs(counts: np.ndarray) -> np.ndarray:
