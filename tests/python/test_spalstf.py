@@ -210,8 +210,10 @@ def test_presets():
     assert (big.hidden, big.batch_size, big.kl_weight) == (1024, 512, 0.02)
     assert spalstf_config("fast", variant="stdiff").resolved(33).kl_weight == 0.0
     fast = spalstf_config("fast")
-    assert fast.variant == "spalstf" and fast.lstm_bidirectional and fast.sampler == "ddim" and fast.n_samples > 1
-    assert paper.n_samples == 1  # the method draws one sample per cell
+    assert fast.variant == "spalstf" and fast.lstm_bidirectional and fast.sampler == "ddim" and fast.n_samples > 1 and fast.n_models > 1
+    assert paper.n_samples == 1 and paper.n_models == 1  # the method: one network, one sample per cell
+    with pytest.raises(ValueError, match="n_models"):
+        spalstf_config("fast", n_models=0)
     with pytest.raises(ValueError, match="preset"):
         spalstf_config("slow")
     with pytest.raises(ValueError, match="cell_order"):
@@ -234,11 +236,30 @@ def test_seeded_runs_are_identical_and_seeds_differ(tmp_path):
     assert a["params"]["seed"] == 3 and "torch" in a["versions"] and a["timings"]["total"] > 0
 
 
-def test_checkpoint_roundtrip_skips_training(tmp_path):
+def test_ensemble_averages_independently_seeded_members():
+    st, genes = _toy(40)
+    ref, _ = _toy(70, seed=1)
+    cfg = spalstf_config("fast", **{**TINY, "n_models": 1})
+    observed, target = genes[:9], genes[9:]
+    ensemble = SpaLSTFModel(spalstf_config("fast", **{**TINY, "n_models": 2}), observed, target, torch.device("cpu")).fit(ref, seed=3, verbose=False)
+    x, _ = ensemble.sample_model_space(st[:, :9], seed=3, verbose=False)
+    members = []
+    for member_seed in (3, 1003):  # member m is seeded seed + 1000 * m
+        model = SpaLSTFModel(cfg, observed, target, torch.device("cpu")).fit(ref, seed=member_seed, verbose=False)
+        members.append(model.sample_model_space(st[:, :9], seed=member_seed, verbose=False)[0])
+    assert not np.allclose(members[0], members[1])
+    np.testing.assert_allclose(x, (members[0] + members[1]) / 2, atol=1e-5)
+    assert [h["model"] for h in ensemble.history] == [0] * TINY["epochs"] + [1] * TINY["epochs"]
+    last = [h["loss"] for h in ensemble.history if h["model"] == 0][-1], ensemble.history[-1]["loss"]
+    assert ensemble.final_loss == pytest.approx(np.mean(last))
+
+
+@pytest.mark.parametrize("n_models", [1, 2])
+def test_checkpoint_roundtrip_skips_training(tmp_path, n_models):
     st, genes = _toy(50)
     ref, _ = _toy(70, seed=1)
     ckpt = tmp_path / "m.pt"
-    kw = dict(genes=["G2", "G5"], device="cpu", verbose=False, seed=0, **TINY)
+    kw = dict(genes=["G2", "G5"], device="cpu", verbose=False, seed=0, **{**TINY, "n_models": n_models})
     first = spalstf_arrays(st, genes, ref, genes, checkpoint=str(ckpt), **kw)
     assert ckpt.exists() and not first["params"]["loaded_checkpoint"]
     again = spalstf_arrays(st, genes, ref, genes, checkpoint=str(ckpt), **kw)
@@ -247,7 +268,18 @@ def test_checkpoint_roundtrip_skips_training(tmp_path):
     with pytest.raises(ValueError, match="other genes"):
         spalstf_arrays(st, genes, ref, genes, checkpoint=str(ckpt), **{**kw, "genes": ["G3"]})
     loaded = SpaLSTFModel.load(ckpt, torch.device("cpu"))
-    assert loaded.target == ["G2", "G5"] and loaded.config.hidden == 16
+    assert loaded.target == ["G2", "G5"] and loaded.config.hidden == 16 and len(loaded.nets) == n_models
+
+
+def test_single_network_checkpoints_of_the_first_format_still_load(tmp_path):
+    st, genes = _toy(30)
+    ref, _ = _toy(60, seed=1)
+    model = SpaLSTFModel(spalstf_config("fast", **{**TINY, "n_models": 1}), genes[:10], genes[10:], torch.device("cpu")).fit(ref, verbose=False)
+    state = model.state()
+    state["format"], state["state_dict"] = "spatialdiffusion.spalstf/1", state.pop("state_dicts")[0]
+    torch.save(state, tmp_path / "old.pt")
+    old = SpaLSTFModel.load(tmp_path / "old.pt", torch.device("cpu"))
+    np.testing.assert_array_equal(old.sample_model_space(st[:, :10], verbose=False)[0], model.sample_model_space(st[:, :10], verbose=False)[0])
 
 
 def test_anndata_wrapper_writes_h5ad_safe_results(tmp_path):

@@ -158,7 +158,7 @@ def spalstf_arrays(
     timings = {**model.timer.seconds, "total": time.perf_counter() - start}
     params = _run_record(
         model.config, dev, seed, preset=preset, observed_genes=plan.observed, checkpoint=checkpoint,
-        loaded_checkpoint=loaded, final_loss=model.history[-1]["loss"] if model.history else None,
+        loaded_checkpoint=loaded, final_loss=model.final_loss,
     )
     return {"imputed": imputed, "genes": plan.target, "params": params, "timings": timings, "versions": package_versions()}
 

@@ -61,8 +61,21 @@ def _chunks(n: int, size: int) -> list[slice]:
     return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
 
+CHECKPOINT_FORMAT = "spatialdiffusion.spalstf/2"
+"""Checkpoint format tag: one state dict per ensemble member (``/1`` held a single network and still loads)."""
+_SINGLE_MODEL_FORMAT = "spatialdiffusion.spalstf/1"
+
+
+def member_seed(seed: int, member: int) -> int:
+    """Seed of ensemble member ``member``: ``seed`` itself for the first, so one model is the method's run."""
+    return seed + 1000 * member
+
+
 class SpaLSTFModel:
     """SpaLSTF for one gene plan: ``observed`` genes condition, ``target`` genes are imputed.
+
+    With ``config.n_models > 1`` it holds that many independently trained denoisers (``nets``) and
+    averages their samples.
 
     Parameters
     ----------
@@ -79,7 +92,7 @@ class SpaLSTFModel:
         self.target = list(target)
         self.config = config.resolved(len(self.observed) + len(self.target))
         self.device = device
-        self.net = self._build_net()
+        self.nets = [self._build_net() for _ in range(self.config.n_models)]
         self.schedule = NoiseSchedule.cosine(self.config.num_timesteps)
         self.history: list[dict[str, float]] = []
         self.timer = StageTimer()
@@ -107,6 +120,12 @@ class SpaLSTFModel:
         """Number of conditioning genes."""
         return len(self.observed)
 
+    @property
+    def final_loss(self) -> float | None:
+        """Training loss of the last epoch, averaged over the ensemble members (None before training)."""
+        last = {entry.get("model", 0): entry["loss"] for entry in self.history}
+        return float(np.mean(list(last.values()))) if last else None
+
     def _mask(self) -> torch.Tensor:
         mask = torch.zeros(self.n_observed + len(self.target), device=self.device)
         mask[: self.n_observed] = 1.0
@@ -125,7 +144,8 @@ class SpaLSTFModel:
         ref_counts
             Raw counts of the observed then target genes for every reference cell.
         seed
-            Seeds the network initialisation, minibatch order, timesteps and noise.
+            Seeds the network initialisation, minibatch order, timesteps and noise (ensemble member ``m``
+            uses ``seed + 1000 * m``).
         verbose
             Show a progress bar over epochs.
         """
@@ -139,38 +159,49 @@ class SpaLSTFModel:
             if cfg.cell_order != "file":
                 rank = np.empty(len(x0_np), dtype=np.int64)
                 rank[expression_order(x0_np[:, : self.n_observed])] = np.arange(len(x0_np))
-        torch.manual_seed(seed)
-        self.net = self._build_net()
-        rng = np.random.default_rng(seed)
-        gen = torch_generator(seed, self.device)
         x0 = torch.from_numpy(x0_np).to(self.device)
         cond = torch.from_numpy(cond_np).to(self.device)
-        mask = self._mask()
-        unobserved = mask == 0
-        opt = torch.optim.AdamW(self.net.parameters(), lr=cfg.lr, weight_decay=0.0)
-        self.net.train()
+        self.history = []
         with self.timer("train"):
-            for _ in progress(range(cfg.epochs), desc="SpaLSTF training", verbose=verbose):
-                perm = rng.permutation(len(x0_np))
-                total, total_kl, n_batches = 0.0, 0.0, 0
-                for part in _chunks(len(perm), cfg.batch_size):
-                    idx = perm[part]
-                    if rank is not None:
-                        idx = idx[np.argsort(rank[idx])]
-                    idx_t = torch.from_numpy(idx).to(self.device)
-                    xb, cb = x0[idx_t], cond[idx_t]
-                    t = torch.randint(1, cfg.num_timesteps, (len(idx),), generator=gen, device=gen.device).to(self.device)
-                    eps = randn(tuple(xb.shape), gen, self.device)
-                    x_in = self.schedule.add_noise(xb, eps, t) * (1 - mask) + xb * mask
-                    loss, kl = diffusion_loss(self.net(x_in, t, cb), eps, unobserved, cfg.kl_weight, cfg.kl_masked)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.grad_clip)
-                    opt.step()
-                    total, total_kl, n_batches = total + loss.item(), total_kl + kl.item(), n_batches + 1
-                self.history.append({"loss": total / n_batches, "kl": total_kl / n_batches})
+            for member in range(cfg.n_models):
+                desc = "SpaLSTF training" if cfg.n_models == 1 else f"SpaLSTF training, model {member + 1}/{cfg.n_models}"
+                self.nets[member] = self._train_member(x0, cond, rank, member_seed(seed, member), member, desc, verbose)
         self.trained = True
         return self
+
+    def _train_member(
+        self, x0: torch.Tensor, cond: torch.Tensor, rank: np.ndarray | None, seed: int, member: int, desc: str, verbose: bool
+    ) -> SpaLSTFDenoiser:
+        """Train one freshly initialised denoiser (seeded by ``seed``); its epochs are appended to ``history``."""
+        cfg = self.config
+        torch.manual_seed(seed)
+        net = self._build_net()
+        rng = np.random.default_rng(seed)
+        gen = torch_generator(seed, self.device)
+        mask = self._mask()
+        unobserved = mask == 0
+        opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=0.0)
+        net.train()
+        for _ in progress(range(cfg.epochs), desc=desc, verbose=verbose):
+            perm = rng.permutation(len(x0))
+            total, total_kl, n_batches = 0.0, 0.0, 0
+            for part in _chunks(len(perm), cfg.batch_size):
+                idx = perm[part]
+                if rank is not None:
+                    idx = idx[np.argsort(rank[idx])]
+                idx_t = torch.from_numpy(idx).to(self.device)
+                xb, cb = x0[idx_t], cond[idx_t]
+                t = torch.randint(1, cfg.num_timesteps, (len(idx),), generator=gen, device=gen.device).to(self.device)
+                eps = randn(tuple(xb.shape), gen, self.device)
+                x_in = self.schedule.add_noise(xb, eps, t) * (1 - mask) + xb * mask
+                loss, kl = diffusion_loss(net(x_in, t, cb), eps, unobserved, cfg.kl_weight, cfg.kl_masked)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+                opt.step()
+                total, total_kl, n_batches = total + loss.item(), total_kl + kl.item(), n_batches + 1
+            self.history.append({"model": member, "loss": total / n_batches, "kl": total_kl / n_batches})
+        return net
 
     def _order(self, x_obs: np.ndarray, coords: np.ndarray | None) -> np.ndarray:
         order = self.config.cell_order
@@ -199,7 +230,8 @@ class SpaLSTFModel:
         Returns
         -------
         x
-            Target genes in model space (cells x ``len(target)``), averaged over ``n_samples`` draws.
+            Target genes in model space (cells x ``len(target)``), averaged over ``n_samples`` draws of
+            each of the ``n_models`` denoisers (member ``m``'s noise seeded ``seed + 1000 * m``).
         scale
             Per-cell ``(library, max)`` of the observed genes, for :func:`~.spalstf_data.to_lognorm`.
         """
@@ -216,22 +248,23 @@ class SpaLSTFModel:
         cond = torch.from_numpy(cond_np[order]).to(self.device)
         mask = self._mask()
         parts = _chunks(len(order), cfg.batch_size)
-        self.net.eval()
-
-        def denoise(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            return torch.cat([self.net(x_t[p], t[p], cond[p]) for p in parts], dim=0)
-
         if cfg.sampler == "ddpm":
             sampler = DDPMSampler(self.schedule, clip=TARGET_CEILING)
         else:
             sampler = DDIMSampler(self.schedule, num_steps=cfg.sampler_steps, eta=cfg.ddim_eta, clip=TARGET_CEILING)
-        gen = torch_generator(seed, self.device)
         total = torch.zeros(len(order), n_genes, device=self.device)
         with self.timer("sample"):
-            for _ in range(cfg.n_samples):
-                x_start = randn((len(order), n_genes), gen, self.device)
-                total += sample(denoise, sampler, x_start, generator=gen, known=cond, known_mask=mask, verbose=verbose, desc="SpaLSTF sampling")
-        x = (total / cfg.n_samples).cpu().numpy()[inverse]
+            for member, net in enumerate(self.nets):
+                net.eval()
+
+                def denoise(x_t: torch.Tensor, t: torch.Tensor, net: SpaLSTFDenoiser = net) -> torch.Tensor:
+                    return torch.cat([net(x_t[p], t[p], cond[p]) for p in parts], dim=0)
+
+                gen = torch_generator(member_seed(seed, member), self.device)
+                for _ in range(cfg.n_samples):
+                    x_start = randn((len(order), n_genes), gen, self.device)
+                    total += sample(denoise, sampler, x_start, generator=gen, known=cond, known_mask=mask, verbose=verbose, desc="SpaLSTF sampling")
+        x = (total / (cfg.n_samples * cfg.n_models)).cpu().numpy()[inverse]
         return x[:, self.n_observed :], scale
 
     def impute(self, st_counts: np.ndarray, coords: np.ndarray | None = None, *, seed: int = 0, verbose: bool = True) -> np.ndarray:
@@ -245,13 +278,13 @@ class SpaLSTFModel:
     def state(self) -> dict[str, Any]:
         """Everything needed to rebuild the trained model (plain types and tensors only)."""
         return {
-            "format": "spatialdiffusion.spalstf/1",
+            "format": CHECKPOINT_FORMAT,
             "config": self.config.to_dict(),
             "observed": self.observed,
             "target": self.target,
             "history": self.history,
             "versions": package_versions(),
-            "state_dict": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
+            "state_dicts": [{k: v.detach().cpu() for k, v in net.state_dict().items()} for net in self.nets],
         }
 
     def save(self, path: str | Path) -> None:
@@ -266,10 +299,12 @@ class SpaLSTFModel:
     def load(cls, path: str | Path, device: torch.device) -> "SpaLSTFModel":
         """Rebuild a model written by :meth:`save` on ``device``."""
         state = torch.load(Path(path), map_location="cpu", weights_only=True)
-        if not isinstance(state, dict) or state.get("format") != "spatialdiffusion.spalstf/1":
+        if not isinstance(state, dict) or state.get("format") not in (CHECKPOINT_FORMAT, _SINGLE_MODEL_FORMAT):
             raise ValueError(f"{path} is not a SpaLSTF checkpoint written by spatialdiffusion.")
         model = cls(SpaLSTFConfig(**state["config"]), state["observed"], state["target"], device)
-        model.net.load_state_dict(state["state_dict"])
+        state_dicts = state["state_dicts"] if state["format"] == CHECKPOINT_FORMAT else [state["state_dict"]]
+        for net, weights in zip(model.nets, state_dicts, strict=True):
+            net.load_state_dict(weights)
         model.history = list(state["history"])
         model.trained = True
         return model
