@@ -9,7 +9,8 @@ Usage::
 Trains one SpaLSTF model on the osmFISH reference with the first KFold(5, shuffle, rs=0) fold of genes
 held out, sampling after each requested epoch count; for tuning the ``fast`` preset cheaply. Each
 ``--sample`` (comma-separated sampler settings) draws once more from the same trained model, so sampler
-settings are compared without retraining. With several ``--model-seeds`` one model is trained per seed and
+settings are compared without retraining. Each model is one denoiser (``n_models=1`` unless ``--set``
+overrides it), as in every probe recorded in RESULTS.md. With several ``--model-seeds`` one model is trained per seed and
 the probe also scores the mean of their imputations (a seed ensemble).
 """
 
@@ -69,11 +70,11 @@ def main() -> None:
         line = {"epochs": total, "sample": spec, "model_seed": model_seed, "spcc": round(float(scores.spcc.median()), 4),
                 "ssim": round(float(scores.ssim.median()), 4), "s": round(time.perf_counter() - start, 1)}
         if model is not None:
-            line.update(loss=round(model.history[-1]["loss"], 4), timer={k: round(v, 1) for k, v in model.timer.seconds.items()})
+            line.update(loss=round(model.final_loss, 4), timer={k: round(v, 1) for k, v in model.timer.seconds.items()})
         print(json.dumps(line), flush=True)
 
     for total in args.epochs:
-        cfg = spalstf_config("fast", epochs=total, **overrides)
+        cfg = spalstf_config("fast", epochs=total, **{"n_models": 1, **overrides})  # one denoiser per model seed
         draws: dict[int, list[np.ndarray]] = {i: [] for i in range(len(sample_specs))}
         for model_seed in args.model_seeds:
             model = SpaLSTFModel(cfg, [genes[i] for i in train_idx], [genes[i] for i in test_idx], torch.device("cpu"))

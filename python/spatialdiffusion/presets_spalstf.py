@@ -138,7 +138,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
         sampler="ddim",
         sampler_steps=10,
         n_samples=8,
-        n_models=3,  # measured: SPCC +0.024 over one model, ARI unchanged over Leiden states (benchmarks/RESULTS.md)
+        n_models=3,  # measured: SPCC +0.019 over one model (5 seeds), same ARI over Leiden states (benchmarks/RESULTS.md)
     ),
 }
 

@@ -280,6 +280,10 @@ def test_single_network_checkpoints_of_the_first_format_still_load(tmp_path):
     torch.save(state, tmp_path / "old.pt")
     old = SpaLSTFModel.load(tmp_path / "old.pt", torch.device("cpu"))
     np.testing.assert_array_equal(old.sample_model_space(st[:, :10], verbose=False)[0], model.sample_model_space(st[:, :10], verbose=False)[0])
+    state["config"]["n_models"] = 2  # one network saved, two announced
+    torch.save(state, tmp_path / "damaged.pt")
+    with pytest.raises(ValueError, match="holds 1 networks but its config says n_models=2"):
+        SpaLSTFModel.load(tmp_path / "damaged.pt", torch.device("cpu"))
 
 
 def test_anndata_wrapper_writes_h5ad_safe_results(tmp_path):

@@ -303,7 +303,10 @@ class SpaLSTFModel:
             raise ValueError(f"{path} is not a SpaLSTF checkpoint written by spatialdiffusion.")
         model = cls(SpaLSTFConfig(**state["config"]), state["observed"], state["target"], device)
         state_dicts = state["state_dicts"] if state["format"] == CHECKPOINT_FORMAT else [state["state_dict"]]
-        for net, weights in zip(model.nets, state_dicts, strict=True):
+        if len(state_dicts) != len(model.nets):
+            raise ValueError(f"{path} holds {len(state_dicts)} networks but its config says n_models={len(model.nets)}; "
+                             "the file is damaged: retrain and save it again.")
+        for net, weights in zip(model.nets, state_dicts):
             net.load_state_dict(weights)
         model.history = list(state["history"])
         model.trained = True
