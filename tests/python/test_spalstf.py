@@ -8,7 +8,7 @@ import scipy.sparse as sp
 import torch
 
 from spatialdiffusion.diffusion import DDIMSampler, NoiseSchedule, sample
-from spatialdiffusion.methods.spalstf import spalstf, spalstf_arrays
+from spatialdiffusion.methods.spalstf import evaluate_spalstf_arrays, spalstf, spalstf_arrays
 from spatialdiffusion.methods.spalstf_data import (
     as_counts,
     expression_order,
@@ -218,6 +218,8 @@ def test_presets():
         spalstf_config("slow")
     with pytest.raises(ValueError, match="cell_order"):
         spalstf_config("fast", cell_order="random")
+    with pytest.raises(ValueError, match="scale_genes"):
+        spalstf_config("fast", scale_genes="held_out")
 
 
 # ---- training, determinism, checkpoints --------------------------------------------------------
@@ -252,6 +254,35 @@ def test_ensemble_averages_independently_seeded_members():
     assert [h["model"] for h in ensemble.history] == [0] * TINY["epochs"] + [1] * TINY["epochs"]
     last = [h["loss"] for h in ensemble.history if h["model"] == 0][-1], ensemble.history[-1]["loss"]
     assert ensemble.final_loss == pytest.approx(np.mean(last))
+
+
+def test_released_scaling_uses_target_counts_for_the_scale_only():
+    st, genes = _toy(40)
+    ref, _ = _toy(70, seed=1)
+    observed, target = genes[:9], genes[9:]
+    cfg = spalstf_config("fast", **{**TINY, "n_models": 1, "scale_genes": "all"})
+    model = SpaLSTFModel(cfg, observed, target, torch.device("cpu")).fit(ref, seed=0, verbose=False)
+    with pytest.raises(ValueError, match="needs the measured `target_counts`"):
+        model.sample_model_space(st[:, :9], verbose=False)
+    x, scale = model.sample_model_space(st[:, :9], verbose=False, target_counts=st[:, 9:])
+    assert x.shape == (40, 3) and np.allclose(scale[:, 0], st.sum(axis=1))  # library over all 12 genes
+    heavier = st[:, 9:] * 20  # the same cells with larger held-out counts: observed genes scale down
+    assert not np.allclose(model.sample_model_space(st[:, :9], verbose=False, target_counts=heavier)[0], x)
+    leak_free = SpaLSTFModel(spalstf_config("fast", **{**TINY, "n_models": 1}), observed, target, torch.device("cpu")).fit(ref, verbose=False)
+    with pytest.raises(ValueError, match="only used by models trained with `scale_genes='all'`"):
+        leak_free.sample_model_space(st[:, :9], verbose=False, target_counts=st[:, 9:])
+    with pytest.raises(ValueError, match="`scale_genes` must be 'observed' when imputing"):
+        spalstf_arrays(st, genes, ref, genes, genes=["G0"], verbose=False, **{**TINY, "scale_genes": "all"})
+
+
+@pytest.mark.parametrize("scale_genes", ["observed", "all"])
+def test_evaluation_runs_with_either_scaling(scale_genes):
+    st, genes = _toy(50)
+    ref, _ = _toy(80, seed=1)
+    res = evaluate_spalstf_arrays(st, genes, ref, genes, n_folds=3, device="cpu", verbose=False, **{**TINY, "n_models": 1, "scale_genes": scale_genes})
+    assert res["params"]["preset_config"]["scale_genes"] == scale_genes
+    assert res["imputed"].shape == (50, 12) and np.isfinite(res["imputed"]).all()
+    assert set(res["summary"]) >= {"spcc", "ari"}
 
 
 @pytest.mark.parametrize("n_models", [1, 2])

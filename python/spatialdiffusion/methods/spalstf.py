@@ -149,6 +149,11 @@ def spalstf_arrays(
     st, st_genes, ref, ref_genes, coords = _check_inputs(st_counts, st_genes, ref_counts, ref_genes, st_coords)
     dev = resolve_device(device)
     cfg = spalstf_config(preset, dev, **overrides)
+    if cfg.scale_genes != "observed":
+        raise ValueError(
+            "`scale_genes` must be 'observed' when imputing: the target genes are not measured, so they cannot "
+            "enter the cells' scale ('all' only reproduces the released k-fold evaluation, `evaluate_spalstf`)."
+        )
     seed_everything(seed)
     target = check_gene_list(genes, "genes") if genes is not None else default_target_genes(ref, ref_genes, st_genes, n_top_genes)
     plan = plan_genes(st_genes, ref_genes, target, min_shared=cfg.min_shared_genes)
@@ -189,7 +194,7 @@ def evaluate_spalstf_arrays(
         ``per_gene`` (dict of equal-length lists: gene, fold, spcc, ssim, rmse, js), ``summary`` (medians of
         spcc, ssim, rmse, js over genes; ari, ami, nmi, homo of Leiden on the imputed vs. the true matrix),
         ``imputed`` (float32 spatial cells x shared genes, CV-imputed ``log1p(CP10k) / cell max``, both
-        over the fold's observed genes),
+        over the fold's observed genes, or over all shared genes with ``scale_genes="all"``),
         ``genes``, ``params``, ``timings``, ``versions``.
     """
     start = time.perf_counter()
@@ -199,15 +204,18 @@ def evaluate_spalstf_arrays(
     seed_everything(seed)
     names, st_idx, ref_idx = shared_genes(st_genes, ref_genes)
     check_shared(len(names), max(cfg.min_shared_genes, n_folds))
+    st_shared = st[:, st_idx]
+    column = {name: j for j, name in enumerate(names)}
     configs: list[SpaLSTFConfig] = []
 
     def impute(st_obs: np.ndarray, ref_model: np.ndarray, observed: list[str], target: list[str], fold: int) -> np.ndarray:
         model = SpaLSTFModel(cfg, observed, target, dev).fit(ref_model, seed=seed, verbose=verbose)
         configs.append(model.config)
-        x, _ = model.sample_model_space(st_obs, coords, seed=seed, verbose=verbose)
+        held_out = st_shared[:, [column[g] for g in target]] if cfg.scale_genes == "all" else None
+        x, _ = model.sample_model_space(st_obs, coords, seed=seed, verbose=verbose, target_counts=held_out)
         return model_to_unit(x)
 
-    result = cross_validate(st[:, st_idx], ref[:, ref_idx], names, impute, n_folds=n_folds, seed=seed, verbose=verbose)
+    result = cross_validate(st_shared, ref[:, ref_idx], names, impute, n_folds=n_folds, seed=seed, verbose=verbose)
     per_gene = {k: v.tolist() for k, v in result["per_gene"].items()}
     timings = {**result["timings"], "total": time.perf_counter() - start}
     params = _run_record(configs[0], dev, seed, preset=preset, n_folds=n_folds)

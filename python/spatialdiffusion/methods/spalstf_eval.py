@@ -3,7 +3,8 @@
 Every shared gene is held out exactly once: per fold, a fresh imputer conditions on the other shared
 genes and predicts the held-out ones for every spatial cell, on the published scale
 ``log1p(1e4 * count / library) / cell max`` with library and maximum taken over the fold's observed
-genes (the released code took them over all genes, leaking the held-out ones). The truth is the
+genes (the released code took them over all genes, leaking the held-out ones; SpaLSTF's
+``scale_genes="all"`` reproduces that). The truth is the
 published preprocessing of the measured matrix (``normalize_total(1e4) -> log1p -> / cell max`` over
 all genes, spec section 5); the clustering reference is Leiden on that true matrix.
 """

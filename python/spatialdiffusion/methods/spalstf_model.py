@@ -131,6 +131,11 @@ class SpaLSTFModel:
         mask[: self.n_observed] = 1.0
         return mask
 
+    @property
+    def _n_scale_genes(self) -> int:
+        """Leading columns (model order) that set each cell's library size and maximum."""
+        return self.n_observed + (len(self.target) if self.config.scale_genes == "all" else 0)
+
     def _condition(self, x: np.ndarray) -> np.ndarray:
         cond = x.copy()
         cond[:, self.n_observed :] = -1.0
@@ -152,7 +157,7 @@ class SpaLSTFModel:
         cfg = self.config
         with self.timer("preprocess"):
             counts = augment(ref_counts, default_shifts(ref_counts.shape[1])) if cfg.augment else ref_counts
-            x0_np, _ = normalize(counts, self.n_observed)
+            x0_np, _ = normalize(counts, self._n_scale_genes)
             x0_np[:, self.n_observed :] = np.clip(x0_np[:, self.n_observed :], -1.0, TARGET_CEILING)
             cond_np = self._condition(x0_np)
             rank = None
@@ -212,7 +217,13 @@ class SpaLSTFModel:
         return expression_order(x_obs)
 
     def sample_model_space(
-        self, st_counts: np.ndarray, coords: np.ndarray | None = None, *, seed: int = 0, verbose: bool = True
+        self,
+        st_counts: np.ndarray,
+        coords: np.ndarray | None = None,
+        *,
+        seed: int = 0,
+        verbose: bool = True,
+        target_counts: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Impute the target genes of spatial cells, in model space.
 
@@ -226,6 +237,10 @@ class SpaLSTFModel:
             Seeds the sampling noise.
         verbose
             Show a progress bar over sampling steps.
+        target_counts
+            Measured counts of the target genes (cells x ``len(target)``). Required with
+            ``scale_genes="all"``, where they enter each cell's library size and maximum and nothing
+            else (the condition still hides them); refused otherwise.
 
         Returns
         -------
@@ -233,7 +248,7 @@ class SpaLSTFModel:
             Target genes in model space (cells x ``len(target)``), averaged over ``n_samples`` draws of
             each of the ``n_models`` denoisers (member ``m``'s noise seeded ``seed + 1000 * m``).
         scale
-            Per-cell ``(library, max)`` of the observed genes, for :func:`~.spalstf_data.to_lognorm`.
+            Per-cell ``(library, max)`` of the scale genes, for :func:`~.spalstf_data.to_lognorm`.
         """
         if not self.trained:
             raise RuntimeError("The model is not trained: call `fit()` or load a checkpoint first.")
@@ -241,7 +256,16 @@ class SpaLSTFModel:
         n_genes = self.n_observed + len(self.target)
         padded = np.zeros((len(st_counts), n_genes), dtype=np.float32)
         padded[:, : self.n_observed] = st_counts
-        x_np, scale = normalize(padded, self.n_observed)
+        if cfg.scale_genes == "all":
+            if target_counts is None:
+                raise ValueError(
+                    "This model scales cells over observed and target genes (`scale_genes='all'`), so sampling "
+                    "needs the measured `target_counts`; train with `scale_genes='observed'` to impute unmeasured genes."
+                )
+            padded[:, self.n_observed :] = target_counts
+        elif target_counts is not None:
+            raise ValueError("`target_counts` is only used by models trained with `scale_genes='all'`; leave it out.")
+        x_np, scale = normalize(padded, self._n_scale_genes)
         cond_np = self._condition(x_np)
         order = self._order(x_np[:, : self.n_observed], coords)
         inverse = np.argsort(order)
@@ -270,7 +294,8 @@ class SpaLSTFModel:
     def impute(self, st_counts: np.ndarray, coords: np.ndarray | None = None, *, seed: int = 0, verbose: bool = True) -> np.ndarray:
         """Imputed target genes as log-normalised expression, ``log1p(1e4 * count / observed library)``.
 
-        Same arguments as :meth:`sample_model_space`; returns float32 cells x ``len(target)``.
+        Same arguments as :meth:`sample_model_space` but ``target_counts`` (a model trained with
+        ``scale_genes="all"`` cannot impute unmeasured genes); returns float32 cells x ``len(target)``.
         """
         x, scale = self.sample_model_space(st_counts, coords, seed=seed, verbose=verbose)
         return to_lognorm(x, scale).astype(np.float32)
