@@ -54,7 +54,10 @@ def main() -> None:
             saved = np.load(path)
             if list(saved["genes"]) != names:
                 parser.error(f"{path} holds other genes than the shared osmFISH/Allen genes")
-            seed = int(re.search(r"_s(\d+)\.npz$", path).group(1))
+            seed_match = re.search(r"_s(\d+)\.npz$", path)
+            if seed_match is None:
+                parser.error(f"{path}: the seed must end the file name as '_sN.npz'")
+            seed = int(seed_match.group(1))
             for state in range(args.states):
                 scores = clustering_scores(reference[state], leiden_labels(saved["imputed"], random_state=state))
                 rows.append({"method": label, "seed": seed, "leiden_state": state, **{k: scores[k] for k in SCORES}})
