@@ -4,6 +4,8 @@ The published protocol clusters the true and the imputed matrix with ``sc.tl.lei
 fixed imputation the scores still depend on that one seed. This script reads imputations saved by
 ``spalstf_eval.py --imputed-out`` and scores each under Leiden ``random_state`` 0..``--states``-1 (the truth
 clustered with the same state), so methods can be compared on the mean over states as well as on state 0.
+It also records how many Leiden clusters the truth and the imputation get under each state (resolution 1 fixes
+no cluster count, and a count far from the truth's caps the ARI).
 
 Usage (from the repository root)::
 
@@ -59,8 +61,11 @@ def main() -> None:
                 parser.error(f"{path}: the seed must end the file name as '_sN.npz'")
             seed = int(seed_match.group(1))
             for state in range(args.states):
-                scores = clustering_scores(reference[state], leiden_labels(saved["imputed"], random_state=state))
-                rows.append({"method": label, "seed": seed, "leiden_state": state, **{k: scores[k] for k in SCORES}})
+                predicted = leiden_labels(saved["imputed"], random_state=state)
+                scores = clustering_scores(reference[state], predicted)
+                rows.append({"method": label, "seed": seed, "leiden_state": state, **{k: scores[k] for k in SCORES},
+                             "clusters_truth": len(np.unique(reference[state])),
+                             "clusters_imputed": len(np.unique(predicted))})
             print(f"{label} seed {seed}: ARI over Leiden states "
                   f"{np.mean([r['ari'] for r in rows[-args.states:]]):.3f}", flush=True)
     table = pd.DataFrame(rows)
@@ -72,6 +77,8 @@ def main() -> None:
           + per_seed.join(state0).round(3).to_string())
     print("\nmean ± SD over seeds of the per-seed means:\n"
           + per_seed.groupby("method").agg(["mean", "std"]).round(3).to_string())
+    print("\nLeiden clusters, mean over seeds and states (truth vs imputation):\n"
+          + table.groupby("method")[["clusters_truth", "clusters_imputed"]].mean().round(1).to_string())
     print("\nSD of ARI over Leiden states within a seed (mean):\n"
           + table.groupby(["method", "seed"]).ari.std().groupby("method").mean().round(3).to_string())
 
