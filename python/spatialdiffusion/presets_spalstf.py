@@ -23,6 +23,7 @@ VARIANTS = ("spalstf", "stdiff")
 CELL_ORDERS = ("spatial", "expression", "file")
 SAMPLERS = ("ddpm", "ddim")
 SCALE_GENES = ("observed", "all")
+LR_DECAYS = ("none", "cosine")
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,9 @@ class SpaLSTFConfig:
         expression. ``"file"``: released code (shuffled reference, spatial cells in input order).
     epochs, lr, grad_clip
         AdamW (no weight decay) epochs, learning rate, gradient-norm clip.
+    lr_decay
+        ``"none"``: constant learning rate (the released code); ``"cosine"``: cosine decay from ``lr`` to 0
+        over all optimiser steps.
     num_timesteps
         T of the cosine schedule, for training and sampling.
     kl_weight
@@ -88,6 +92,7 @@ class SpaLSTFConfig:
     epochs: int = 1200
     lr: float = 1.6046744893538737e-4
     grad_clip: float = 1.0
+    lr_decay: str = "none"
     num_timesteps: int = 1500
     kl_weight: float | None = None
     kl_masked: bool = True
@@ -101,7 +106,7 @@ class SpaLSTFConfig:
     min_shared_genes: int = 10
 
     def __post_init__(self) -> None:
-        for name, allowed in (("variant", VARIANTS), ("cell_order", CELL_ORDERS), ("sampler", SAMPLERS), ("scale_genes", SCALE_GENES)):
+        for name, allowed in (("variant", VARIANTS), ("cell_order", CELL_ORDERS), ("sampler", SAMPLERS), ("scale_genes", SCALE_GENES), ("lr_decay", LR_DECAYS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"`{name}` must be one of {allowed}, got {getattr(self, name)!r}.")
         for name in ("depth", "num_heads", "lstm_hidden", "lstm_layers", "epochs", "num_timesteps", "sampler_steps", "n_samples", "n_models", "min_shared_genes"):

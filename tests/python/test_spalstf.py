@@ -18,7 +18,7 @@ from spatialdiffusion.methods.spalstf_data import (
     spatial_order,
     to_lognorm,
 )
-from spatialdiffusion.methods.spalstf_model import SpaLSTFModel, diffusion_loss, gaussian_moment_kl
+from spatialdiffusion.methods.spalstf_model import SpaLSTFModel, _lr_decay, diffusion_loss, gaussian_moment_kl
 from spatialdiffusion.models.denoiser import SpaLSTFDenoiser
 from spatialdiffusion.presets_spalstf import spalstf_config
 
@@ -220,6 +220,21 @@ def test_presets():
         spalstf_config("fast", cell_order="random")
     with pytest.raises(ValueError, match="scale_genes"):
         spalstf_config("fast", scale_genes="held_out")
+    with pytest.raises(ValueError, match="lr_decay"):
+        spalstf_config("fast", lr_decay="linear")
+
+
+def test_cosine_lr_decay_reaches_zero_at_the_last_step():
+    opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    assert _lr_decay(opt, "none", 10) is None
+    decay = _lr_decay(opt, "cosine", 10)
+    rates = []
+    for _ in range(10):
+        opt.step()
+        decay.step()
+        rates.append(opt.param_groups[0]["lr"])
+    assert rates[4] == pytest.approx(0.05) and rates[-1] == pytest.approx(0.0, abs=1e-12)
+    assert all(a > b for a, b in zip(rates, rates[1:]))
 
 
 # ---- training, determinism, checkpoints --------------------------------------------------------

@@ -57,6 +57,13 @@ def diffusion_loss(
     return mse + kl_weight * kl, kl
 
 
+def _lr_decay(opt: torch.optim.Optimizer, kind: str, total_steps: int) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """The learning-rate schedule ``kind`` (``"none"`` or ``"cosine"`` to 0 over ``total_steps``) for ``opt``."""
+    if kind == "none":
+        return None
+    return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps, eta_min=0.0)
+
+
 def _chunks(n: int, size: int) -> list[slice]:
     return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
@@ -186,11 +193,13 @@ class SpaLSTFModel:
         mask = self._mask()
         unobserved = mask == 0
         opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=0.0)
+        batches = _chunks(len(x0), cfg.batch_size)
+        decay = _lr_decay(opt, cfg.lr_decay, cfg.epochs * len(batches))
         net.train()
         for _ in progress(range(cfg.epochs), desc=desc, verbose=verbose):
             perm = rng.permutation(len(x0))
             total, total_kl, n_batches = 0.0, 0.0, 0
-            for part in _chunks(len(perm), cfg.batch_size):
+            for part in batches:
                 idx = perm[part]
                 if rank is not None:
                     idx = idx[np.argsort(rank[idx])]
@@ -204,6 +213,8 @@ class SpaLSTFModel:
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
                 opt.step()
+                if decay is not None:
+                    decay.step()
                 total, total_kl, n_batches = total + loss.item(), total_kl + kl.item(), n_batches + 1
             self.history.append({"model": member, "loss": total / n_batches, "kl": total_kl / n_batches})
         return net
