@@ -34,6 +34,11 @@ from spatialdiffusion.methods.spalstf_eval import cross_validate, knn_imputer
 DATA = Path(os.environ.get("SPATIALDIFFUSION_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 
 
+def read_osmfish_pair() -> tuple[ad.AnnData, ad.AnnData]:
+    """The osmFISH cells and the Allen scRNA-seq reference of ``DATA/osmfish`` (spec "Dataset1")."""
+    return ad.read_h5ad(DATA / "osmfish" / "st_osmfish_33genes.h5ad"), ad.read_h5ad(DATA / "osmfish" / "sc_allen_33genes.h5ad")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--method", choices=("spalstf", "knn"), default="spalstf")
@@ -47,8 +52,7 @@ def main() -> None:
     parser.add_argument("--imputed-out", help="also save the imputed matrix (cells x shared genes, .npz) for re-scoring")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    st = ad.read_h5ad(DATA / "osmfish" / "st_osmfish_33genes.h5ad")
-    ref = ad.read_h5ad(DATA / "osmfish" / "sc_allen_33genes.h5ad")
+    st, ref = read_osmfish_pair()
     overrides = dict(parse_setting(item) for item in args.set)
     start = time.perf_counter()
     if args.method == "spalstf":

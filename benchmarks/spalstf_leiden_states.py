@@ -22,7 +22,6 @@ import glob
 import re
 from pathlib import Path
 
-import anndata as ad
 import numpy as np
 import pandas as pd
 
@@ -30,9 +29,33 @@ from spatialdiffusion.methods.spalstf_data import as_counts, reference_lognorm_m
 from spatialdiffusion.metrics import clustering_scores
 from spatialdiffusion.metrics.imputation import leiden_labels
 
-from spalstf_eval import DATA
+from spalstf_eval import read_osmfish_pair
 
 SCORES = ("ari", "ami", "nmi", "homo")
+
+
+def osmfish_shared_counts() -> tuple[list[str], np.ndarray]:
+    """The osmFISH/Allen shared gene names and the osmFISH counts of those genes (cells x genes)."""
+    st, ref = read_osmfish_pair()
+    names, st_idx, _ = shared_genes(list(st.var_names), list(ref.var_names))
+    return names, as_counts(st.X, "st")[:, st_idx]
+
+
+def truth_leiden_states(counts: np.ndarray, states: int) -> dict[int, np.ndarray]:
+    """Leiden labels of the true preprocessed matrix under random states ``0..states-1``."""
+    truth = reference_lognorm_maxabs(counts)
+    return {state: leiden_labels(truth, random_state=state) for state in range(states)}
+
+
+def scores_over_states(reference: dict[int, np.ndarray], imputed: np.ndarray) -> list[dict]:
+    """One row per Leiden state: ARI/AMI/NMI/Homo of ``imputed`` against ``reference`` and both cluster counts."""
+    rows = []
+    for state, truth_labels in reference.items():
+        predicted = leiden_labels(imputed, random_state=state)
+        scores = clustering_scores(truth_labels, predicted)
+        rows.append({"leiden_state": state, **{k: scores[k] for k in SCORES},
+                     "clusters_truth": len(np.unique(truth_labels)), "clusters_imputed": len(np.unique(predicted))})
+    return rows
 
 
 def main() -> None:
@@ -41,11 +64,8 @@ def main() -> None:
     parser.add_argument("--states", type=int, default=10, help="Leiden random states 0..N-1")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    st = ad.read_h5ad(DATA / "osmfish" / "st_osmfish_33genes.h5ad")
-    ref = ad.read_h5ad(DATA / "osmfish" / "sc_allen_33genes.h5ad")
-    names, st_idx, _ = shared_genes(list(st.var_names), list(ref.var_names))
-    truth = reference_lognorm_maxabs(as_counts(st.X, "st")[:, st_idx])
-    reference = {state: leiden_labels(truth, random_state=state) for state in range(args.states)}
+    names, counts = osmfish_shared_counts()
+    reference = truth_leiden_states(counts, args.states)
     rows = []
     for run in args.runs:
         label, pattern = run.split("=", 1)
@@ -60,12 +80,7 @@ def main() -> None:
             if seed_match is None:
                 parser.error(f"{path}: the seed must end the file name as '_sN.npz'")
             seed = int(seed_match.group(1))
-            for state in range(args.states):
-                predicted = leiden_labels(saved["imputed"], random_state=state)
-                scores = clustering_scores(reference[state], predicted)
-                rows.append({"method": label, "seed": seed, "leiden_state": state, **{k: scores[k] for k in SCORES},
-                             "clusters_truth": len(np.unique(reference[state])),
-                             "clusters_imputed": len(np.unique(predicted))})
+            rows += [{"method": label, "seed": seed, **row} for row in scores_over_states(reference, saved["imputed"])]
             print(f"{label} seed {seed}: ARI over Leiden states "
                   f"{np.mean([r['ari'] for r in rows[-args.states:]]):.3f}", flush=True)
     table = pd.DataFrame(rows)
