@@ -212,6 +212,7 @@ def test_presets():
     fast = spalstf_config("fast")
     assert fast.variant == "spalstf" and fast.lstm_bidirectional and fast.sampler == "ddim" and fast.n_samples > 1 and fast.n_models > 1
     assert paper.n_samples == 1 and paper.n_models == 1  # the method: one network, one sample per cell
+    assert paper.lr_decay == "none" and fast.lr_decay == "cosine"  # the released code keeps the learning rate constant
     with pytest.raises(ValueError, match="n_models"):
         spalstf_config("fast", n_models=0)
     with pytest.raises(ValueError, match="preset"):

@@ -61,7 +61,7 @@ def test_real_use_imputes_reference_only_genes(osmfish):
     st, ref = osmfish
     st_kept = st[:, [g for g in st.var_names if g not in HELD_OUT]].copy()
     st_kept.var_names = [g.upper() for g in st_kept.var_names]  # names are matched case-insensitively
-    result = spalstf(st_kept, ref, genes=[g.lower() for g in HELD_OUT], copy=True, seed=0, epochs=10, lr=1e-3,
+    result = spalstf(st_kept, ref, genes=[g.lower() for g in HELD_OUT], copy=True, seed=0, epochs=10,
                      **{**SMALL, "batch_size": 256})
     imputed = result.obsm["spalstf"]
     assert isinstance(imputed, pd.DataFrame) and list(imputed.columns) == HELD_OUT  # reference spelling
