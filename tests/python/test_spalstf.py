@@ -213,6 +213,7 @@ def test_presets():
     assert fast.variant == "spalstf" and fast.lstm_bidirectional and fast.sampler == "ddim" and fast.n_samples > 1 and fast.n_models > 1
     assert paper.n_samples == 1 and paper.n_models == 1  # the method: one network, one sample per cell
     assert paper.lr_decay == "none" and fast.lr_decay == "cosine"  # the released code keeps the learning rate constant
+    assert paper.capture_jitter == 0 and fast.capture_jitter == 0.5  # the method trains on the reference as measured
     with pytest.raises(ValueError, match="n_models"):
         spalstf_config("fast", n_models=0)
     with pytest.raises(ValueError, match="preset"):
@@ -289,6 +290,39 @@ def test_released_scaling_uses_target_counts_for_the_scale_only():
         leak_free.sample_model_space(st[:, :9], verbose=False, target_counts=st[:, 9:])
     with pytest.raises(ValueError, match="`scale_genes` must be 'observed' when imputing"):
         spalstf_arrays(st, genes, ref, genes, genes=["G0"], verbose=False, **{**TINY, "scale_genes": "all"})
+
+
+def test_capture_jitter_rescales_observed_genes_per_minibatch():
+    ref, genes = _toy(70, seed=1)
+    observed, target = genes[:9], genes[9:]
+    cfg = spalstf_config("fast", **{**TINY, "n_models": 1, "capture_jitter": 0.5})
+    model = SpaLSTFModel(cfg, observed, target, torch.device("cpu"))
+    xb, cb = model._jittered_batch(ref[:20], np.random.default_rng(0))
+    plain = model._training_space(ref[:20])
+    assert not np.allclose(xb.numpy()[:, :9], plain[:, :9])  # the observed genes moved
+    assert torch.equal(cb[:, :9], xb[:, :9]) and bool((cb[:, 9:] == -1).all())  # condition = jittered observed genes
+    assert xb.numpy()[:, :9].max() <= 1.0 and np.isclose(xb.numpy()[:, :9].max(axis=1), 1.0).all()  # still scaled per cell
+    fitted = [SpaLSTFModel(cfg, observed, target, torch.device("cpu")).fit(ref, seed=3, verbose=False).history for _ in range(2)]
+    assert fitted[0] == fitted[1]  # seeded
+    unjittered = SpaLSTFModel(spalstf_config("fast", **{**TINY, "n_models": 1, "capture_jitter": 0.0}), observed, target, torch.device("cpu")).fit(ref, seed=3, verbose=False)
+    assert unjittered.history != fitted[0]
+    with pytest.raises(ValueError, match="`capture_jitter` must be non-negative"):
+        spalstf_config("fast", capture_jitter=-0.1)
+
+
+def test_target_ceiling_caps_training_targets_and_samples():
+    st, genes = _toy(40)
+    ref, _ = _toy(70, seed=1)
+    ref[:5, 9:] *= 400  # cells whose target genes dwarf their observed ones
+    observed, target = genes[:9], genes[9:]
+    model = SpaLSTFModel(spalstf_config("fast", **{**TINY, "n_models": 1, "target_ceiling": 1.5}), observed, target, torch.device("cpu"))
+    x0 = model._training_space(ref)
+    assert x0[:5, 9:].max() == pytest.approx(1.5) and x0[:, :9].max() <= 1.0
+    model.fit(ref, seed=0, verbose=False)
+    x, _ = model.sample_model_space(st[:, :9] * 0 + (np.arange(40)[:, None] % 2), seed=0, verbose=False)
+    assert x.max() == pytest.approx(1.5)  # reached (the cap is active) and not exceeded
+    with pytest.raises(ValueError, match="`target_ceiling` must exceed 1"):
+        spalstf_config("fast", target_ceiling=1.0)
 
 
 @pytest.mark.parametrize("scale_genes", ["observed", "all"])

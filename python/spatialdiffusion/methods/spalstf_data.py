@@ -7,9 +7,9 @@ Normalisation (spec section 1.3): ``normalize_total(1e4) -> log1p -> divide each
 **observed (conditioning) genes only**, for the reference and the spatial cells alike. The released code
 used every gene, which leaks each fold's held-out genes into the scaling of the spatial condition and is
 impossible in the real use case, where the spatial data has no value for the target genes. Target genes
-are scaled by the same per-cell factors, so they can exceed 1 in model space; they are capped at
-:data:`TARGET_CEILING` (log-expression twice the cell's observed maximum; the 99.9th percentile on the
-osmFISH reference is 2.1), which keeps cells with almost no observed counts from producing huge values.
+are scaled by the same per-cell factors, so they can exceed 1 in model space; the model caps them at
+``SpaLSTFConfig.target_ceiling`` (3 by default: log-expression twice the cell's observed maximum; the
+99.9th percentile on the osmFISH reference is 2.1).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import numpy as np
 import scipy.sparse as sp
 
 TARGET_SUM = 1e4
-TARGET_CEILING = 3.0
 
 
 def as_counts(x: object, name: str) -> np.ndarray:

@@ -17,7 +17,7 @@ from .._utils import StageTimer, package_versions, progress, randn, torch_genera
 from ..diffusion import DDIMSampler, DDPMSampler, NoiseSchedule, sample
 from ..models.denoiser import SpaLSTFDenoiser
 from ..presets_spalstf import SpaLSTFConfig
-from .spalstf_data import TARGET_CEILING, augment, default_shifts, expression_order, normalize, spatial_order, to_lognorm
+from .spalstf_data import augment, default_shifts, expression_order, normalize, spatial_order, to_lognorm
 
 
 def gaussian_moment_kl(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -148,6 +148,20 @@ class SpaLSTFModel:
         cond[:, self.n_observed :] = -1.0
         return cond
 
+    def _training_space(self, counts: np.ndarray) -> np.ndarray:
+        """Reference counts (model order) to model space, target genes capped at ``target_ceiling``."""
+        x, _ = normalize(counts, self._n_scale_genes)
+        x[:, self.n_observed :] = np.clip(x[:, self.n_observed :], -1.0, self.config.target_ceiling)
+        return x
+
+    def _jittered_batch(self, counts: np.ndarray, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Model-space batch and condition after one draw of per-gene capture factors on the observed genes."""
+        factors = np.exp(self.config.capture_jitter * rng.standard_normal(self.n_observed)).astype(np.float32)
+        counts = counts.copy()
+        counts[:, : self.n_observed] *= factors
+        x = self._training_space(counts)
+        return torch.from_numpy(x).to(self.device), torch.from_numpy(self._condition(x)).to(self.device)
+
     def fit(self, ref_counts: np.ndarray, *, seed: int = 0, verbose: bool = True) -> "SpaLSTFModel":
         """Train on reference counts (cells x genes in model order).
 
@@ -164,8 +178,7 @@ class SpaLSTFModel:
         cfg = self.config
         with self.timer("preprocess"):
             counts = augment(ref_counts, default_shifts(ref_counts.shape[1])) if cfg.augment else ref_counts
-            x0_np, _ = normalize(counts, self._n_scale_genes)
-            x0_np[:, self.n_observed :] = np.clip(x0_np[:, self.n_observed :], -1.0, TARGET_CEILING)
+            x0_np = self._training_space(counts)
             cond_np = self._condition(x0_np)
             rank = None
             if cfg.cell_order != "file":
@@ -177,14 +190,26 @@ class SpaLSTFModel:
         with self.timer("train"):
             for member in range(cfg.n_models):
                 desc = "SpaLSTF training" if cfg.n_models == 1 else f"SpaLSTF training, model {member + 1}/{cfg.n_models}"
-                self.nets[member] = self._train_member(x0, cond, rank, member_seed(seed, member), member, desc, verbose)
+                self.nets[member] = self._train_member(x0, cond, counts, rank, member_seed(seed, member), member, desc, verbose)
         self.trained = True
         return self
 
     def _train_member(
-        self, x0: torch.Tensor, cond: torch.Tensor, rank: np.ndarray | None, seed: int, member: int, desc: str, verbose: bool
+        self,
+        x0: torch.Tensor,
+        cond: torch.Tensor,
+        counts: np.ndarray,
+        rank: np.ndarray | None,
+        seed: int,
+        member: int,
+        desc: str,
+        verbose: bool,
     ) -> SpaLSTFDenoiser:
-        """Train one freshly initialised denoiser (seeded by ``seed``); its epochs are appended to ``history``."""
+        """Train one freshly initialised denoiser (seeded by ``seed``); its epochs are appended to ``history``.
+
+        ``x0`` and ``cond`` are ``counts`` in model space; with ``capture_jitter > 0`` each minibatch is
+        normalised again from ``counts`` after its own draw of capture factors.
+        """
         cfg = self.config
         torch.manual_seed(seed)
         net = self._build_net()
@@ -203,8 +228,11 @@ class SpaLSTFModel:
                 idx = perm[part]
                 if rank is not None:
                     idx = idx[np.argsort(rank[idx])]
-                idx_t = torch.from_numpy(idx).to(self.device)
-                xb, cb = x0[idx_t], cond[idx_t]
+                if cfg.capture_jitter > 0:
+                    xb, cb = self._jittered_batch(counts[idx], rng)
+                else:
+                    idx_t = torch.from_numpy(idx).to(self.device)
+                    xb, cb = x0[idx_t], cond[idx_t]
                 t = torch.randint(1, cfg.num_timesteps, (len(idx),), generator=gen, device=gen.device).to(self.device)
                 eps = randn(tuple(xb.shape), gen, self.device)
                 x_in = self.schedule.add_noise(xb, eps, t) * (1 - mask) + xb * mask
@@ -284,9 +312,9 @@ class SpaLSTFModel:
         mask = self._mask()
         parts = _chunks(len(order), cfg.batch_size)
         if cfg.sampler == "ddpm":
-            sampler = DDPMSampler(self.schedule, clip=TARGET_CEILING)
+            sampler = DDPMSampler(self.schedule, clip=cfg.target_ceiling)
         else:
-            sampler = DDIMSampler(self.schedule, num_steps=cfg.sampler_steps, eta=cfg.ddim_eta, clip=TARGET_CEILING)
+            sampler = DDIMSampler(self.schedule, num_steps=cfg.sampler_steps, eta=cfg.ddim_eta, clip=cfg.target_ceiling)
         total = torch.zeros(len(order), n_genes, device=self.device)
         with self.timer("sample"):
             for member, net in enumerate(self.nets):
