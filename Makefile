@@ -17,7 +17,7 @@ demo: setup
 test: setup test-python test-r
 
 test-python: setup
-	$(PY) -m pytest -q tests/python
+	SPATIALDIFFUSION_REQUIRE_DATA=true $(PY) -m pytest -q tests/python
 
 test-r: setup
 	bash scripts/r_check.sh

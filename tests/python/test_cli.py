@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 import anndata as ad
 import numpy as np
@@ -160,8 +161,10 @@ def test_output_must_be_h5ad(files: dict[str, Path], tmp_path: Path, capsys: pyt
     assert_input_error(argv, "must end in .h5ad", capsys)
 
 
-def test_unknown_truth_key_in_a_space_ranger_folder(shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    folder = shared_data / "dlpfc" / "visium_151673"
+def test_unknown_truth_key_in_a_space_ranger_folder(
+    shared_file: Callable[[str], Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = shared_file("dlpfc/visium_151673")
     argv = ["diffusionst", str(folder), "--n-clusters", "7", "--out", str(tmp_path / "o.h5ad"), "--truth-key", "layer"]
     assert_input_error(argv, "--truth-key 'layer' is not a column of obs", capsys)
     assert not (tmp_path / "o.h5ad").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Callable
 
 import anndata as ad
 import numpy as np
@@ -14,11 +15,8 @@ from spatialdiffusion import io as sdio
 
 
 @pytest.fixture(scope="module")
-def visium_dir(shared_data: Path) -> Path:
-    folder = shared_data / "dlpfc" / "visium_151673"
-    if not folder.is_dir():
-        pytest.skip(f"{folder} is missing from the shared test data")
-    return folder
+def visium_dir(shared_file: Callable[[str], Path]) -> Path:
+    return shared_file("dlpfc/visium_151673")
 
 
 @pytest.fixture(scope="module")
@@ -146,9 +144,9 @@ def test_shipped_dlpfc_equals_the_shared_h5ad(dlpfc_151673: ad.AnnData) -> None:
     ("name", "file", "coordinates"),
     [("osmfish_st", "st_osmfish_33genes.h5ad", True), ("osmfish_ref", "sc_allen_33genes.h5ad", False)],
 )
-def test_shipped_osmfish_equals_the_shared_h5ad(shared_data: Path, name: str, file: str, coordinates: bool) -> None:
+def test_shipped_osmfish_equals_the_shared_h5ad(shared_file: Callable[[str], Path], name: str, file: str, coordinates: bool) -> None:
     example = sdio.load_example(name)
-    ref = ad.read_h5ad(shared_data / "osmfish" / file)
+    ref = ad.read_h5ad(shared_file(f"osmfish/{file}"))
     assert list(example.obs_names) == list(ref.obs_names)
     assert list(example.var_names) == list(ref.var_names)
     assert example.X.format == "csr"

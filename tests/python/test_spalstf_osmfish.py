@@ -24,14 +24,11 @@ HELD_OUT = ["Gad2", "Vip", "Rorb", "Syt6", "Gfap", "Plp1", "Mfge8", "Pdgfra", "F
 
 
 @pytest.fixture(scope="module")
-def osmfish(shared_data):
+def osmfish(shared_file):
     import anndata as ad
 
-    folder = shared_data / "osmfish"
-    if not folder.is_dir():
-        pytest.skip(f"osmFISH pair not found at {folder}")
-    st = ad.read_h5ad(folder / "st_osmfish_33genes.h5ad")
-    ref = ad.read_h5ad(folder / "sc_allen_33genes.h5ad")
+    st = ad.read_h5ad(shared_file("osmfish/st_osmfish_33genes.h5ad"))
+    ref = ad.read_h5ad(shared_file("osmfish/sc_allen_33genes.h5ad"))
     rng = np.random.default_rng(0)
     return st[np.sort(rng.choice(st.n_obs, 700, replace=False))].copy(), ref[np.sort(rng.choice(ref.n_obs, 1500, replace=False))].copy()
 
