@@ -8,7 +8,7 @@ count matrices whose columns are already in model order (observed genes, then ta
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -67,6 +67,9 @@ def _lr_decay(opt: torch.optim.Optimizer, kind: str, total_steps: int) -> torch.
 def _chunks(n: int, size: int) -> list[slice]:
     return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
+
+TrainingBatch = Callable[[np.ndarray, np.random.Generator], tuple[torch.Tensor, torch.Tensor]]
+"""Model-space minibatch and its condition for the given cell indices (the generator feeds any jitter)."""
 
 CHECKPOINT_FORMAT = "spatialdiffusion.spalstf/2"
 """Checkpoint format tag: one state dict per ensemble member (``/1`` held a single network and still loads)."""
@@ -154,6 +157,19 @@ class SpaLSTFModel:
         x[:, self.n_observed :] = np.clip(x[:, self.n_observed :], -1.0, self.config.target_ceiling)
         return x
 
+    def _batch_source(self, counts: np.ndarray, x0_np: np.ndarray) -> TrainingBatch:
+        """Minibatches of ``counts`` (``x0_np`` is their model space): fixed, or jittered anew per batch."""
+        if self.config.capture_jitter > 0:
+            return lambda idx, rng: self._jittered_batch(counts[idx], rng)
+        x0 = torch.from_numpy(x0_np).to(self.device)
+        cond = torch.from_numpy(self._condition(x0_np)).to(self.device)
+
+        def fixed(idx: np.ndarray, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+            idx_t = torch.from_numpy(idx).to(self.device)
+            return x0[idx_t], cond[idx_t]
+
+        return fixed
+
     def _jittered_batch(self, counts: np.ndarray, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Model-space batch and condition after one draw of per-gene capture factors on the observed genes."""
         factors = np.exp(self.config.capture_jitter * rng.standard_normal(self.n_observed)).astype(np.float32)
@@ -179,36 +195,25 @@ class SpaLSTFModel:
         with self.timer("preprocess"):
             counts = augment(ref_counts, default_shifts(ref_counts.shape[1])) if cfg.augment else ref_counts
             x0_np = self._training_space(counts)
-            cond_np = self._condition(x0_np)
             rank = None
             if cfg.cell_order != "file":
                 rank = np.empty(len(x0_np), dtype=np.int64)
                 rank[expression_order(x0_np[:, : self.n_observed])] = np.arange(len(x0_np))
-        x0 = torch.from_numpy(x0_np).to(self.device)
-        cond = torch.from_numpy(cond_np).to(self.device)
+        batch_of = self._batch_source(counts, x0_np)
         self.history = []
         with self.timer("train"):
             for member in range(cfg.n_models):
                 desc = "SpaLSTF training" if cfg.n_models == 1 else f"SpaLSTF training, model {member + 1}/{cfg.n_models}"
-                self.nets[member] = self._train_member(x0, cond, counts, rank, member_seed(seed, member), member, desc, verbose)
+                self.nets[member] = self._train_member(batch_of, len(counts), rank, member_seed(seed, member), member, desc, verbose)
         self.trained = True
         return self
 
     def _train_member(
-        self,
-        x0: torch.Tensor,
-        cond: torch.Tensor,
-        counts: np.ndarray,
-        rank: np.ndarray | None,
-        seed: int,
-        member: int,
-        desc: str,
-        verbose: bool,
+        self, batch_of: TrainingBatch, n_cells: int, rank: np.ndarray | None, seed: int, member: int, desc: str, verbose: bool
     ) -> SpaLSTFDenoiser:
         """Train one freshly initialised denoiser (seeded by ``seed``); its epochs are appended to ``history``.
 
-        ``x0`` and ``cond`` are ``counts`` in model space; with ``capture_jitter > 0`` each minibatch is
-        normalised again from ``counts`` after its own draw of capture factors.
+        ``batch_of`` serves minibatches of the ``n_cells`` reference cells (see :meth:`_batch_source`).
         """
         cfg = self.config
         torch.manual_seed(seed)
@@ -218,21 +223,17 @@ class SpaLSTFModel:
         mask = self._mask()
         unobserved = mask == 0
         opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=0.0)
-        batches = _chunks(len(x0), cfg.batch_size)
+        batches = _chunks(n_cells, cfg.batch_size)
         decay = _lr_decay(opt, cfg.lr_decay, cfg.epochs * len(batches))
         net.train()
         for _ in progress(range(cfg.epochs), desc=desc, verbose=verbose):
-            perm = rng.permutation(len(x0))
+            perm = rng.permutation(n_cells)
             total, total_kl, n_batches = 0.0, 0.0, 0
             for part in batches:
                 idx = perm[part]
                 if rank is not None:
                     idx = idx[np.argsort(rank[idx])]
-                if cfg.capture_jitter > 0:
-                    xb, cb = self._jittered_batch(counts[idx], rng)
-                else:
-                    idx_t = torch.from_numpy(idx).to(self.device)
-                    xb, cb = x0[idx_t], cond[idx_t]
+                xb, cb = batch_of(idx, rng)
                 t = torch.randint(1, cfg.num_timesteps, (len(idx),), generator=gen, device=gen.device).to(self.device)
                 eps = randn(tuple(xb.shape), gen, self.device)
                 x_in = self.schedule.add_noise(xb, eps, t) * (1 - mask) + xb * mask
