@@ -20,6 +20,7 @@ Usage (from the repository root)::
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 from pathlib import Path
 
@@ -45,18 +46,15 @@ def jittered_draws(model: SpaLSTFModel, st_obs: np.ndarray, coords: np.ndarray |
     size, then into model space with the unjittered cell's observed library size and maximum.
     """
     _, plain = normalize(st_obs, st_obs.shape[1])
-    full = model.config
-    model.config = dataclasses.replace(full, n_samples=1)
-    try:
-        total = np.zeros((len(st_obs), len(model.target)))
-        for k in range(full.n_samples):
-            factors = np.exp(sd * rng.standard_normal(st_obs.shape[1])).astype(np.float32)
-            x, scale = model.sample_model_space(st_obs * factors, coords, seed=seed + 1 + k, verbose=False)
-            counts = np.expm1(to_lognorm(x, scale)) * scale[:, :1] / TARGET_SUM
-            total += 2.0 * np.log1p(TARGET_SUM * counts / plain[:, :1]) / plain[:, 1:2] - 1.0
-    finally:
-        model.config = full
-    return total / full.n_samples
+    one_draw = copy.copy(model)  # shares the trained networks; only its config differs
+    one_draw.config = dataclasses.replace(model.config, n_samples=1)
+    total = np.zeros((len(st_obs), len(model.target)))
+    for k in range(model.config.n_samples):
+        factors = np.exp(sd * rng.standard_normal(st_obs.shape[1])).astype(np.float32)
+        x, scale = one_draw.sample_model_space(st_obs * factors, coords, seed=seed + 1 + k, verbose=False)
+        counts = np.expm1(to_lognorm(x, scale)) * scale[:, :1] / TARGET_SUM
+        total += 2.0 * np.log1p(TARGET_SUM * counts / plain[:, :1]) / plain[:, 1:2] - 1.0
+    return total / model.config.n_samples
 
 
 def main() -> None:
