@@ -66,6 +66,12 @@ class SpaLSTFConfig:
         Standard deviation of a log-normal factor drawn per observed gene and per minibatch that multiplies
         the reference's observed-gene counts before normalisation, a stand-in for the per-gene capture
         efficiencies that differ between the reference and the spatial assay. 0 (the method) draws nothing.
+    sample_jitter
+        The same at sampling time: each of the ``n_samples`` draws conditions on the spatial cells'
+        observed counts multiplied by a fresh log-normal factor per gene with this standard deviation, and
+        is mapped back to the unjittered cell's library size and maximum before the draws are averaged.
+        A sampling setting: it can differ from the value the model was trained with. 0 (the method) draws
+        nothing.
     target_ceiling
         Cap on target genes in model space, for training targets and samples alike: 3 is a
         log-expression twice the cell's observed maximum. It keeps cells with almost no observed counts
@@ -107,6 +113,7 @@ class SpaLSTFConfig:
     kl_masked: bool = True
     augment: bool = True
     capture_jitter: float = 0.0
+    sample_jitter: float = 0.0
     target_ceiling: float = 3.0
     sampler: str = "ddpm"
     sampler_steps: int = 1500
@@ -127,8 +134,9 @@ class SpaLSTFConfig:
                 check_positive_int(getattr(self, name), name)
         if self.lr <= 0 or self.grad_clip <= 0:
             raise ValueError("`lr` and `grad_clip` must be positive.")
-        if self.capture_jitter < 0:
-            raise ValueError(f"`capture_jitter` must be non-negative, got {self.capture_jitter}.")
+        for name in ("capture_jitter", "sample_jitter"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"`{name}` must be non-negative, got {getattr(self, name)}.")
         if self.target_ceiling <= 1:
             raise ValueError(f"`target_ceiling` must exceed 1 (the cell's observed maximum in model space), got {self.target_ceiling}.")
         if self.kl_weight is not None and self.kl_weight < 0:

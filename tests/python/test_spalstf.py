@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -15,6 +18,7 @@ from spatialdiffusion.methods.spalstf_data import (
     model_to_unit,
     normalize,
     plan_genes,
+    rescale,
     spatial_order,
     to_lognorm,
 )
@@ -119,6 +123,18 @@ def test_normalize_uses_observed_genes_only_and_inverts():
     other[:, 3] = 0
     assert np.allclose(normalize(other, 3)[0][:, :3], x[:, :3])
     assert np.allclose(np.expm1(to_lognorm(x[:2], scale[:2])) * scale[:2, :1] / 1e4, counts[:2], rtol=1e-4, atol=1e-3)
+
+
+def test_rescale_moves_unchanged_counts_to_another_cell_scale():
+    counts = np.array([[0, 3, 9, 100], [5, 5, 0, 2], [1, 0, 2, 7]], dtype=np.float32)
+    jittered = counts * np.array([2.0, 0.5, 3.0, 1.0], dtype=np.float32)  # observed genes rescaled, the target kept
+    x, scale = normalize(counts, 3)
+    xj, scale_j = normalize(jittered, 3)
+    assert not np.allclose(xj[:, 3], x[:, 3])  # the same counts read differently on the jittered scale
+    assert np.allclose(rescale(xj[:, 3:], scale_j, scale), x[:, 3:], atol=1e-5)
+    assert np.allclose(rescale(x, scale, scale), x, atol=1e-5)
+    below = np.array([[-3.0, -1.5]], dtype=np.float32)  # below zero: the log-expression is kept
+    assert np.allclose(rescale(below, np.array([[10.0, 2.0]]), np.array([[40.0, 4.0]])), [[-2.0, -1.25]])
 
 
 def test_model_to_unit_clips_below_minus_one_and_keeps_dtype():
@@ -308,6 +324,29 @@ def test_capture_jitter_rescales_observed_genes_per_minibatch():
     assert unjittered.history != fitted[0]
     with pytest.raises(ValueError, match="`capture_jitter` must be non-negative"):
         spalstf_config("fast", capture_jitter=-0.1)
+
+
+def test_sample_jitter_conditions_each_draw_on_rescaled_counts():
+    ref, genes = _toy(70, seed=1)
+    st, _ = _toy(40, seed=2)
+    observed, target = genes[:9], genes[9:]
+    model = SpaLSTFModel(spalstf_config("fast", **{**TINY, "n_models": 2}), observed, target, torch.device("cpu")).fit(ref, seed=3, verbose=False)
+    plain, scale = model.sample_model_space(st[:, :9], seed=5, verbose=False)
+
+    def sampled_with(sd: float) -> np.ndarray:
+        jittered_model = copy.copy(model)  # same trained networks, another sampling setting
+        jittered_model.config = dataclasses.replace(model.config, sample_jitter=sd)
+        x, jittered_scale = jittered_model.sample_model_space(st[:, :9], seed=5, verbose=False)
+        assert np.array_equal(jittered_scale, scale)  # reported on the cells' own scale
+        return x
+
+    # the factors come from their own generator, so the noise is unchanged; factors of ~1 give the plain draws back
+    assert np.allclose(sampled_with(1e-7), plain, atol=1e-4)
+    jittered = sampled_with(0.5)
+    assert np.array_equal(jittered, sampled_with(0.5))  # seeded
+    assert not np.allclose(jittered, plain, atol=1e-3)
+    with pytest.raises(ValueError, match="`sample_jitter` must be non-negative"):
+        spalstf_config("fast", sample_jitter=-1.0)
 
 
 def test_target_ceiling_caps_training_targets_and_samples():

@@ -177,6 +177,19 @@ def to_lognorm(x: np.ndarray, scale: np.ndarray) -> np.ndarray:
     return model_to_unit(np.asarray(x, dtype=np.float64)) * scale[:, 1:2]
 
 
+def rescale(x: np.ndarray, source: np.ndarray, dest: np.ndarray) -> np.ndarray:
+    """Model-space values made with the per-cell ``(lib, max)`` of ``source``, re-expressed with those of ``dest``.
+
+    The counts behind ``x`` (``expm1`` of its log-expression times ``lib / 1e4``) are kept; only the
+    library size and maximum they are divided by change. Values below ``-1`` (a log-expression below
+    zero, which no count gives) keep their log-expression, so averaging draws treats them as it does on
+    one scale.
+    """
+    logn = (np.asarray(x, dtype=np.float64) + 1.0) / 2.0 * source[:, 1:2]
+    moved = np.log1p(np.expm1(np.maximum(logn, 0.0)) * (source[:, :1] / dest[:, :1]))
+    return (2.0 * np.where(logn > 0, moved, logn) / dest[:, 1:2] - 1.0).astype(np.float32)
+
+
 def reference_lognorm_maxabs(counts: np.ndarray) -> np.ndarray:
     """The published evaluation's preprocessing over all columns: ``normalize_total(1e4) -> log1p -> / cell max``."""
     x, _ = normalize(counts, counts.shape[1])

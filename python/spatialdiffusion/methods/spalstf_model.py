@@ -17,7 +17,7 @@ from .._utils import StageTimer, package_versions, progress, randn, torch_genera
 from ..diffusion import DDIMSampler, DDPMSampler, NoiseSchedule, sample
 from ..models.denoiser import SpaLSTFDenoiser
 from ..presets_spalstf import SpaLSTFConfig
-from .spalstf_data import augment, default_shifts, expression_order, normalize, spatial_order, to_lognorm
+from .spalstf_data import augment, default_shifts, expression_order, normalize, rescale, spatial_order, to_lognorm
 
 
 def gaussian_moment_kl(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -170,12 +170,16 @@ class SpaLSTFModel:
 
         return fixed
 
-    def _jittered_batch(self, counts: np.ndarray, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """Model-space batch and condition after one draw of per-gene capture factors on the observed genes."""
-        factors = np.exp(self.config.capture_jitter * rng.standard_normal(self.n_observed)).astype(np.float32)
+    def _with_capture_factors(self, counts: np.ndarray, sd: float, rng: np.random.Generator) -> np.ndarray:
+        """Copy of ``counts`` whose observed genes are multiplied by one log-normal factor per gene (SD ``sd``)."""
+        factors = np.exp(sd * rng.standard_normal(self.n_observed)).astype(np.float32)
         counts = counts.copy()
         counts[:, : self.n_observed] *= factors
-        x = self._training_space(counts)
+        return counts
+
+    def _jittered_batch(self, counts: np.ndarray, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Model-space batch and condition after one draw of per-gene capture factors on the observed genes."""
+        x = self._training_space(self._with_capture_factors(counts, self.config.capture_jitter, rng))
         return torch.from_numpy(x).to(self.device), torch.from_numpy(self._condition(x)).to(self.device)
 
     def fit(self, ref_counts: np.ndarray, *, seed: int = 0, verbose: bool = True) -> "SpaLSTFModel":
@@ -286,7 +290,8 @@ class SpaLSTFModel:
         -------
         x
             Target genes in model space (cells x ``len(target)``), averaged over ``n_samples`` draws of
-            each of the ``n_models`` denoisers (member ``m``'s noise seeded ``seed + 1000 * m``).
+            each of the ``n_models`` denoisers (member ``m``'s noise, and its capture factors with
+            ``sample_jitter``, seeded ``seed + 1000 * m``).
         scale
             Per-cell ``(library, max)`` of the scale genes, for :func:`~.spalstf_data.to_lognorm`.
         """
@@ -310,8 +315,6 @@ class SpaLSTFModel:
         order = self._order(x_np[:, : self.n_observed], coords)
         inverse = np.argsort(order)
         cond = torch.from_numpy(cond_np[order]).to(self.device)
-        mask = self._mask()
-        parts = _chunks(len(order), cfg.batch_size)
         if cfg.sampler == "ddpm":
             sampler = DDPMSampler(self.schedule, clip=cfg.target_ceiling)
         else:
@@ -320,16 +323,44 @@ class SpaLSTFModel:
         with self.timer("sample"):
             for member, net in enumerate(self.nets):
                 net.eval()
-
-                def denoise(x_t: torch.Tensor, t: torch.Tensor, net: SpaLSTFDenoiser = net) -> torch.Tensor:
-                    return torch.cat([net(x_t[p], t[p], cond[p]) for p in parts], dim=0)
-
                 gen = torch_generator(member_seed(seed, member), self.device)
+                jitter_rng = np.random.default_rng(member_seed(seed, member))
                 for _ in range(cfg.n_samples):
-                    x_start = randn((len(order), n_genes), gen, self.device)
-                    total += sample(denoise, sampler, x_start, generator=gen, known=cond, known_mask=mask, verbose=verbose, desc="SpaLSTF sampling")
+                    if cfg.sample_jitter == 0:
+                        total += self._draw(net, sampler, cond, gen, verbose)
+                    else:
+                        total += self._jittered_draw(net, sampler, padded[order], scale[order], gen, jitter_rng, verbose)
         x = (total / (cfg.n_samples * cfg.n_models)).cpu().numpy()[inverse]
         return x[:, self.n_observed :], scale
+
+    def _draw(self, net: SpaLSTFDenoiser, sampler: DDPMSampler | DDIMSampler, cond: torch.Tensor, gen: torch.Generator, verbose: bool) -> torch.Tensor:
+        """One sample of every cell from pure noise, conditioned on (and keeping the observed genes of) ``cond``."""
+        parts = _chunks(len(cond), self.config.batch_size)
+
+        def denoise(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            return torch.cat([net(x_t[p], t[p], cond[p]) for p in parts], dim=0)
+
+        x_start = randn(tuple(cond.shape), gen, self.device)
+        return sample(denoise, sampler, x_start, generator=gen, known=cond, known_mask=self._mask(), verbose=verbose, desc="SpaLSTF sampling")
+
+    def _jittered_draw(
+        self,
+        net: SpaLSTFDenoiser,
+        sampler: DDPMSampler | DDIMSampler,
+        counts: np.ndarray,
+        scale: np.ndarray,
+        gen: torch.Generator,
+        rng: np.random.Generator,
+        verbose: bool,
+    ) -> torch.Tensor:
+        """One sample conditioned on ``counts`` times fresh capture factors (``sample_jitter``), on the cells' own ``scale``.
+
+        ``counts`` are the cells' padded counts in sampling order, ``scale`` their unjittered per-cell
+        ``(lib, max)``; the draw is made on the jittered cells' scale and re-expressed on ``scale``.
+        """
+        x, draw_scale = normalize(self._with_capture_factors(counts, self.config.sample_jitter, rng), self._n_scale_genes)
+        draw = self._draw(net, sampler, torch.from_numpy(self._condition(x)).to(self.device), gen, verbose)
+        return torch.from_numpy(rescale(draw.cpu().numpy(), draw_scale, scale)).to(self.device)
 
     def impute(self, st_counts: np.ndarray, coords: np.ndarray | None = None, *, seed: int = 0, verbose: bool = True) -> np.ndarray:
         """Imputed target genes as log-normalised expression, ``log1p(1e4 * count / observed library)``.
