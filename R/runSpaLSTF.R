@@ -17,7 +17,9 @@
 #'   found the engine runs without them.
 #' @param sampleId Column of sample labels of `x`; several samples are imputed one by one.
 #' @param preset,device,seed,BPPARAM,verbose As in [runDiffusionST()].
-#' @param checkpoint Optional path of a trained engine checkpoint to reuse.
+#' @param checkpoint Optional path of a trained engine checkpoint: reused if the file exists (no
+#'   training; the model keeps the settings it was trained with, and only sampling settings given in
+#'   `...`, such as `n_samples` or `sample_jitter`, apply), written after training otherwise.
 #' @param name Name under which the results are stored.
 #' @param ... Further engine settings passed to
 #'   `spatialdiffusion.methods.spalstf.spalstf_arrays()` (e.g. `epochs`).

@@ -25,6 +25,8 @@ CELL_ORDERS = ("spatial", "expression", "file")
 SAMPLERS = ("ddpm", "ddim")
 SCALE_GENES = ("observed", "all")
 LR_DECAYS = ("none", "cosine")
+SAMPLING_SETTINGS = ("sampler", "sampler_steps", "ddim_eta", "n_samples", "sample_jitter")
+"""Settings that only shape sampling: a run that loads a trained model uses its own values of these."""
 
 
 @dataclass(frozen=True)

@@ -391,6 +391,22 @@ def test_checkpoint_roundtrip_skips_training(tmp_path, n_models):
     assert loaded.target == ["G2", "G5"] and loaded.config.hidden == 16 and len(loaded.nets) == n_models
 
 
+def test_checkpoint_samples_with_this_runs_sampling_settings_and_warns_on_training_ones(tmp_path):
+    st, genes = _toy(50)
+    ref, _ = _toy(70, seed=1)
+    ckpt = str(tmp_path / "m.pt")
+    kw = dict(genes=["G2", "G5"], device="cpu", verbose=False, seed=0, checkpoint=ckpt, **{**TINY, "n_models": 1})
+    first = spalstf_arrays(st, genes, ref, genes, **kw)
+    more_draws = spalstf_arrays(st, genes, ref, genes, **{**kw, "n_samples": 3, "sample_jitter": 0.2})
+    assert more_draws["params"]["loaded_checkpoint"]
+    assert more_draws["params"]["preset_config"]["n_samples"] == 3 and more_draws["params"]["preset_config"]["sample_jitter"] == 0.2
+    assert not np.allclose(more_draws["imputed"], first["imputed"])
+    with pytest.warns(UserWarning, match=r"trained with other settings: epochs=2 \(asked 5\)"):
+        longer = spalstf_arrays(st, genes, ref, genes, **{**kw, "epochs": 5})
+    assert longer["params"]["preset_config"]["epochs"] == 2  # the record says what the model really is
+    assert np.array_equal(longer["imputed"], first["imputed"])
+
+
 def test_single_network_checkpoints_of_the_first_format_still_load(tmp_path):
     st, genes = _toy(30)
     ref, _ = _toy(60, seed=1)

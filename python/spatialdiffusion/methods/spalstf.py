@@ -14,6 +14,8 @@ every spatial cell with its measured genes as the condition (and put back at eve
 from __future__ import annotations
 
 import time
+import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -23,7 +25,7 @@ import torch
 
 from .._utils import check_gene_list, package_versions, resolve_device, seed_everything
 from ..io import spatial_coordinates
-from ..presets_spalstf import SpaLSTFConfig, spalstf_config
+from ..presets_spalstf import SAMPLING_SETTINGS, SpaLSTFConfig, spalstf_config
 from .spalstf_data import as_counts, check_shared, model_to_unit, plan_genes, shared_genes
 from .spalstf_eval import cross_validate
 from .spalstf_model import SpaLSTFModel
@@ -77,6 +79,21 @@ def _run_record(cfg: SpaLSTFConfig, device: torch.device, seed: int, **extra: An
     return {"preset_config": cfg.to_dict(), "device": str(device), "seed": seed, **extra}
 
 
+def _warn_training_settings_ignored(checkpoint: str, trained: SpaLSTFConfig, requested: SpaLSTFConfig) -> None:
+    """Warn when this run asks for training settings other than those the loaded ``checkpoint`` was trained with."""
+    was, asked = trained.to_dict(), requested.to_dict()
+    differing = [name for name in was if name not in SAMPLING_SETTINGS and was[name] != asked[name]]
+    if differing:
+        shown = ", ".join(f"{name}={was[name]!r} (asked {asked[name]!r})" for name in differing[:5])
+        more = f" and {len(differing) - 5} more" if len(differing) > 5 else ""
+        warnings.warn(
+            f"Checkpoint {checkpoint} was trained with other settings: {shown}{more}. The trained model is used as "
+            "it is; only the sampling settings of this run apply. Delete the checkpoint to retrain with these settings.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
 def _train_or_load(
     cfg: SpaLSTFConfig, observed: list[str], target: list[str], ref_model: np.ndarray, device: torch.device,
     seed: int, verbose: bool, checkpoint: str | None,
@@ -88,6 +105,8 @@ def _train_or_load(
                 f"Checkpoint {checkpoint} was trained for other genes (observed {len(model.observed)}, target "
                 f"{model.target[:5]}...); delete it or pass another `checkpoint` path to retrain."
             )
+        _warn_training_settings_ignored(checkpoint, model.config, cfg.resolved(len(observed) + len(target)))
+        model.config = replace(model.config, **{name: getattr(cfg, name) for name in SAMPLING_SETTINGS})
         return model, True
     model = SpaLSTFModel(cfg, observed, target, device).fit(ref_model, seed=seed, verbose=verbose)
     if checkpoint is not None:
@@ -133,7 +152,10 @@ def spalstf_arrays(
     verbose
         Progress bars.
     checkpoint
-        Path of a trained model: loaded if it exists (no training), else written after training.
+        Path of a trained model: loaded if it exists (no training), else written after training. A loaded
+        model keeps the settings it was trained with (a warning names any this run asks to change) and
+        samples with this run's sampling settings (``sampler``, ``sampler_steps``, ``ddim_eta``,
+        ``n_samples``, ``sample_jitter``).
     n_top_genes
         Size of the default gene list.
     **overrides
