@@ -25,7 +25,8 @@ CELL_ORDERS = ("spatial", "expression", "file")
 SAMPLERS = ("ddpm", "ddim")
 SCALE_GENES = ("observed", "all")
 LR_DECAYS = ("none", "cosine")
-SAMPLING_SETTINGS = ("sampler", "sampler_steps", "ddim_eta", "n_samples", "sample_jitter")
+X0_CLAMPS = ("symmetric", "data")
+SAMPLING_SETTINGS = ("sampler", "sampler_steps", "ddim_eta", "x0_clamp", "n_samples", "sample_jitter")
 """Settings that only shape sampling: a run that loads a trained model uses its own values of these."""
 
 
@@ -81,6 +82,11 @@ class SpaLSTFConfig:
     sampler, sampler_steps, ddim_eta
         ``"ddpm"``: ancestral sampling through all T steps (the method); ``"ddim"``: ``sampler_steps``
         evenly spaced steps with stochasticity ``ddim_eta``.
+    x0_clamp
+        Range the sampler clamps each predicted clean sample to. ``"symmetric"``:
+        ``[-target_ceiling, target_ceiling]``. ``"data"``: ``[-1, target_ceiling]``, the range of the
+        training targets (-1 is zero expression; the released code clamps to ``[-1, 1]``, its targets
+        never exceeding 1).
     n_samples
         Independent samples averaged per cell and per model (the method draws 1).
     n_models
@@ -120,13 +126,14 @@ class SpaLSTFConfig:
     sampler: str = "ddpm"
     sampler_steps: int = 1500
     ddim_eta: float = 0.0
+    x0_clamp: str = "symmetric"
     n_samples: int = 1
     n_models: int = 1
     scale_genes: str = "observed"
     min_shared_genes: int = 10
 
     def __post_init__(self) -> None:
-        for name, allowed in (("variant", VARIANTS), ("cell_order", CELL_ORDERS), ("sampler", SAMPLERS), ("scale_genes", SCALE_GENES), ("lr_decay", LR_DECAYS)):
+        for name, allowed in (("variant", VARIANTS), ("cell_order", CELL_ORDERS), ("sampler", SAMPLERS), ("scale_genes", SCALE_GENES), ("lr_decay", LR_DECAYS), ("x0_clamp", X0_CLAMPS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"`{name}` must be one of {allowed}, got {getattr(self, name)!r}.")
         for name in ("depth", "num_heads", "lstm_hidden", "lstm_layers", "epochs", "num_timesteps", "sampler_steps", "n_samples", "n_models", "min_shared_genes"):

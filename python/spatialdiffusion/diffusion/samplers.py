@@ -19,6 +19,17 @@ from .schedules import NoiseSchedule
 DenoiseFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """A network call ``eps_hat = fn(x_t, t)`` with ``t`` a long tensor of shape ``(batch,)``."""
 
+Clip = float | tuple[float, float] | None
+"""Range the predicted ``x0`` is clamped to: ``c`` means ``[-c, c]``, a pair ``(low, high)``, ``None`` no clamp."""
+
+
+def clamp_x0(x0: torch.Tensor, clip: Clip) -> torch.Tensor:
+    """``x0`` clamped to the range ``clip`` describes (see :data:`Clip`)."""
+    if clip is None:
+        return x0
+    low, high = clip if isinstance(clip, tuple) else (-clip, clip)
+    return x0.clamp(low, high)
+
 
 class Sampler(Protocol):
     """What :func:`sample` needs from a sampler."""
@@ -40,10 +51,11 @@ class DDPMSampler:
     schedule
         The noise schedule the network was trained with.
     clip
-        Clamp the predicted ``x0`` to ``[-clip, clip]`` before forming the posterior mean (``None`` = no clamp).
+        Range the predicted ``x0`` is clamped to before forming the posterior mean: ``c`` for ``[-c, c]``,
+        a ``(low, high)`` pair, or ``None`` for no clamp.
     """
 
-    def __init__(self, schedule: NoiseSchedule, clip: float | None = None) -> None:
+    def __init__(self, schedule: NoiseSchedule, clip: Clip = None) -> None:
         self.schedule = schedule
         self.clip = clip
 
@@ -53,9 +65,7 @@ class DDPMSampler:
 
     def step(self, noise_pred: torch.Tensor, t: int, t_next: int, x_t: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         tt = torch.full((x_t.shape[0],), t, dtype=torch.long, device=x_t.device)
-        x0 = self.schedule.predict_x0(x_t, noise_pred, tt)
-        if self.clip is not None:
-            x0 = x0.clamp(-self.clip, self.clip)
+        x0 = clamp_x0(self.schedule.predict_x0(x_t, noise_pred, tt), self.clip)
         mean = self.schedule.posterior_mean(x0, x_t, tt)
         if t == 0:
             return mean
@@ -75,10 +85,10 @@ class DDIMSampler:
     eta
         0 gives the deterministic DDIM update; 1 matches DDPM's variance.
     clip
-        Clamp the predicted ``x0`` to ``[-clip, clip]`` (``None`` = no clamp).
+        Range the predicted ``x0`` is clamped to, as for :class:`DDPMSampler`.
     """
 
-    def __init__(self, schedule: NoiseSchedule, num_steps: int, eta: float = 0.0, clip: float | None = None) -> None:
+    def __init__(self, schedule: NoiseSchedule, num_steps: int, eta: float = 0.0, clip: Clip = None) -> None:
         if num_steps < 1:
             raise ValueError(f"`num_steps` must be at least 1, got {num_steps}.")
         self.schedule = schedule
@@ -96,7 +106,7 @@ class DDIMSampler:
         tt = torch.full((x_t.shape[0],), t, dtype=torch.long, device=x_t.device)
         x0 = sched.predict_x0(x_t, noise_pred, tt)
         if self.clip is not None:
-            x0 = x0.clamp(-self.clip, self.clip)
+            x0 = clamp_x0(x0, self.clip)
             noise_pred = (x_t - sched.alphas_cumprod[t].sqrt().item() * x0) / (1 - sched.alphas_cumprod[t]).sqrt().item()
         if t_next < 0:
             return x0

@@ -155,7 +155,7 @@ def spalstf_arrays(
         Path of a trained model: loaded if it exists (no training), else written after training. A loaded
         model keeps the settings it was trained with (a warning names any this run asks to change) and
         samples with this run's sampling settings (``sampler``, ``sampler_steps``, ``ddim_eta``,
-        ``n_samples``, ``sample_jitter``).
+        ``x0_clamp``, ``n_samples``, ``sample_jitter``).
     n_top_genes
         Size of the default gene list.
     **overrides

@@ -315,10 +315,11 @@ class SpaLSTFModel:
         order = self._order(x_np[:, : self.n_observed], coords)
         inverse = np.argsort(order)
         cond = torch.from_numpy(cond_np[order]).to(self.device)
+        clip = (-1.0, cfg.target_ceiling) if cfg.x0_clamp == "data" else cfg.target_ceiling
         if cfg.sampler == "ddpm":
-            sampler = DDPMSampler(self.schedule, clip=cfg.target_ceiling)
+            sampler = DDPMSampler(self.schedule, clip=clip)
         else:
-            sampler = DDIMSampler(self.schedule, num_steps=cfg.sampler_steps, eta=cfg.ddim_eta, clip=cfg.target_ceiling)
+            sampler = DDIMSampler(self.schedule, num_steps=cfg.sampler_steps, eta=cfg.ddim_eta, clip=clip)
         total = torch.zeros(len(order), n_genes, device=self.device)
         with self.timer("sample"):
             for member, net in enumerate(self.nets):
