@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from spatialdiffusion.diffusion import DDIMSampler, DDPMSampler, NoiseSchedule, sample
+from spatialdiffusion.diffusion.samplers import clamp_x0
 
 
 def test_cosine_schedule_matches_published_values():
@@ -94,6 +95,18 @@ def test_sample_puts_known_values_back_every_step():
         assert torch.equal(out[:, mask == 1], known[:, mask == 1])
         assert all(torch.equal(x[:, mask == 1], known[:, mask == 1]) for x in seen)
         assert not torch.equal(out[:, mask == 0], known[:, mask == 0])
+
+
+def test_clamp_x0_takes_a_half_width_a_range_or_nothing():
+    x0 = torch.tensor([-5.0, -2.0, -0.5, 2.0, 5.0])
+    assert clamp_x0(x0, 3.0).tolist() == [-3.0, -2.0, -0.5, 2.0, 3.0]
+    assert clamp_x0(x0, (-1.0, 3.0)).tolist() == [-1.0, -1.0, -0.5, 2.0, 3.0]
+    assert clamp_x0(x0, None) is x0
+    # a network that predicts a far-off x0 lands inside the range: DDIM's last step returns the clamped x0
+    sched = NoiseSchedule.cosine(30)
+    gen = torch.Generator().manual_seed(0)
+    out = sample(lambda x, t: -10 * torch.ones_like(x), DDIMSampler(sched, 5, clip=(-1.0, 3.0)), torch.randn(4, 3, generator=gen), generator=gen)
+    assert float(out.min()) >= -1.0 and float(out.max()) <= 3.0
 
 
 def test_ddpm_sampling_is_seeded():

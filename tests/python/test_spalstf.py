@@ -349,6 +349,20 @@ def test_sample_jitter_conditions_each_draw_on_rescaled_counts():
         spalstf_config("fast", sample_jitter=-1.0)
 
 
+def test_x0_clamp_data_keeps_samples_in_the_training_range():
+    ref, genes = _toy(70, seed=1)
+    st, _ = _toy(40, seed=2)
+    model = SpaLSTFModel(spalstf_config("fast", **{**TINY, "n_models": 1, "n_samples": 1}), genes[:9], genes[9:], torch.device("cpu")).fit(ref, seed=3, verbose=False)
+    symmetric, _ = model.sample_model_space(st[:, :9], seed=5, verbose=False)
+    data_range = copy.copy(model)
+    data_range.config = dataclasses.replace(model.config, x0_clamp="data")
+    clamped, _ = data_range.sample_model_space(st[:, :9], seed=5, verbose=False)
+    assert symmetric.min() < -1.0  # the barely trained network overshoots zero expression
+    assert clamped.min() >= -1.0 and clamped.max() <= model.config.target_ceiling
+    with pytest.raises(ValueError, match="`x0_clamp` must be one of"):
+        spalstf_config("fast", x0_clamp="none")
+
+
 def test_target_ceiling_caps_training_targets_and_samples():
     st, genes = _toy(40)
     ref, _ = _toy(70, seed=1)
