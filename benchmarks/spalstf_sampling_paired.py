@@ -16,8 +16,6 @@ Usage (from the repository root)::
 from __future__ import annotations
 
 import argparse
-import copy
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -70,9 +68,7 @@ def main() -> None:
         model = SpaLSTFModel(config, observed, target, device).fit(ref_model, seed=args.seed, verbose=False)
         plain, _ = model.sample_model_space(st_obs, coords, seed=args.seed, verbose=False)
         for spec, settings in variants.items():
-            variant = copy.copy(model)  # shares the trained network; only the sampling settings differ
-            variant.config = dataclasses.replace(model.config, **settings)
-            x, _ = variant.sample_model_space(st_obs, coords, seed=args.seed, verbose=False)
+            x, _ = model.with_sampling(**settings).sample_model_space(st_obs, coords, seed=args.seed, verbose=False)
             imputed[spec][:, [column[g] for g in target]] = model_to_unit(x)
         return model_to_unit(plain)
 

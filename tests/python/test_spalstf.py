@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -334,9 +331,7 @@ def test_sample_jitter_conditions_each_draw_on_rescaled_counts():
     plain, scale = model.sample_model_space(st[:, :9], seed=5, verbose=False)
 
     def sampled_with(sd: float) -> np.ndarray:
-        jittered_model = copy.copy(model)  # same trained networks, another sampling setting
-        jittered_model.config = dataclasses.replace(model.config, sample_jitter=sd)
-        x, jittered_scale = jittered_model.sample_model_space(st[:, :9], seed=5, verbose=False)
+        x, jittered_scale = model.with_sampling(sample_jitter=sd).sample_model_space(st[:, :9], seed=5, verbose=False)
         assert np.array_equal(jittered_scale, scale)  # reported on the cells' own scale
         return x
 
@@ -354,9 +349,10 @@ def test_x0_clamp_data_keeps_samples_in_the_training_range():
     st, _ = _toy(40, seed=2)
     model = SpaLSTFModel(spalstf_config("fast", **{**TINY, "n_models": 1, "n_samples": 1}), genes[:9], genes[9:], torch.device("cpu")).fit(ref, seed=3, verbose=False)
     symmetric, _ = model.sample_model_space(st[:, :9], seed=5, verbose=False)
-    data_range = copy.copy(model)
-    data_range.config = dataclasses.replace(model.config, x0_clamp="data")
-    clamped, _ = data_range.sample_model_space(st[:, :9], seed=5, verbose=False)
+    clamped, _ = model.with_sampling(x0_clamp="data").sample_model_space(st[:, :9], seed=5, verbose=False)
+    assert model.config.x0_clamp == "symmetric"  # the trained model itself is untouched
+    with pytest.raises(ValueError, match="need retraining"):
+        model.with_sampling(epochs=5)
     assert symmetric.min() < -1.0  # the barely trained network overshoots zero expression
     assert clamped.min() >= -1.0 and clamped.max() <= model.config.target_ceiling
     with pytest.raises(ValueError, match="`x0_clamp` must be one of"):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -106,8 +105,7 @@ def _train_or_load(
                 f"{model.target[:5]}...); delete it or pass another `checkpoint` path to retrain."
             )
         _warn_training_settings_ignored(checkpoint, model.config, cfg.resolved(len(observed) + len(target)))
-        model.config = replace(model.config, **{name: getattr(cfg, name) for name in SAMPLING_SETTINGS})
-        return model, True
+        return model.with_sampling(**{name: getattr(cfg, name) for name in SAMPLING_SETTINGS}), True
     model = SpaLSTFModel(cfg, observed, target, device).fit(ref_model, seed=seed, verbose=verbose)
     if checkpoint is not None:
         model.save(checkpoint)

@@ -7,6 +7,8 @@ count matrices whose columns are already in model order (observed genes, then ta
 
 from __future__ import annotations
 
+import copy
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -14,9 +16,9 @@ import numpy as np
 import torch
 
 from .._utils import StageTimer, package_versions, progress, randn, torch_generator
-from ..diffusion import DDIMSampler, DDPMSampler, NoiseSchedule, sample
+from ..diffusion import DDIMSampler, DDPMSampler, NoiseSchedule, Sampler, sample
 from ..models.denoiser import SpaLSTFDenoiser
-from ..presets_spalstf import SpaLSTFConfig
+from ..presets_spalstf import SAMPLING_SETTINGS, SpaLSTFConfig
 from .spalstf_data import augment, default_shifts, expression_order, normalize, rescale, spatial_order, to_lognorm
 
 
@@ -321,6 +323,7 @@ class SpaLSTFModel:
         else:
             sampler = DDIMSampler(self.schedule, num_steps=cfg.sampler_steps, eta=cfg.ddim_eta, clip=clip)
         total = torch.zeros(len(order), n_genes, device=self.device)
+        ordered_counts, ordered_scale = padded[order], scale[order]
         with self.timer("sample"):
             for member, net in enumerate(self.nets):
                 net.eval()
@@ -330,11 +333,11 @@ class SpaLSTFModel:
                     if cfg.sample_jitter == 0:
                         total += self._draw(net, sampler, cond, gen, verbose)
                     else:
-                        total += self._jittered_draw(net, sampler, padded[order], scale[order], gen, jitter_rng, verbose)
+                        total += self._jittered_draw(net, sampler, ordered_counts, ordered_scale, gen, jitter_rng, verbose)
         x = (total / (cfg.n_samples * cfg.n_models)).cpu().numpy()[inverse]
         return x[:, self.n_observed :], scale
 
-    def _draw(self, net: SpaLSTFDenoiser, sampler: DDPMSampler | DDIMSampler, cond: torch.Tensor, gen: torch.Generator, verbose: bool) -> torch.Tensor:
+    def _draw(self, net: SpaLSTFDenoiser, sampler: Sampler, cond: torch.Tensor, gen: torch.Generator, verbose: bool) -> torch.Tensor:
         """One sample of every cell from pure noise, conditioned on (and keeping the observed genes of) ``cond``."""
         parts = _chunks(len(cond), self.config.batch_size)
 
@@ -347,7 +350,7 @@ class SpaLSTFModel:
     def _jittered_draw(
         self,
         net: SpaLSTFDenoiser,
-        sampler: DDPMSampler | DDIMSampler,
+        sampler: Sampler,
         counts: np.ndarray,
         scale: np.ndarray,
         gen: torch.Generator,
@@ -362,6 +365,22 @@ class SpaLSTFModel:
         x, draw_scale = normalize(self._with_capture_factors(counts, self.config.sample_jitter, rng), self._n_scale_genes)
         draw = self._draw(net, sampler, torch.from_numpy(self._condition(x)).to(self.device), gen, verbose)
         return torch.from_numpy(rescale(draw.cpu().numpy(), draw_scale, scale)).to(self.device)
+
+    def with_sampling(self, **settings: Any) -> "SpaLSTFModel":
+        """The same trained model with other sampling settings (a shallow copy sharing the networks).
+
+        Parameters
+        ----------
+        **settings
+            Values for fields of ``SAMPLING_SETTINGS`` (``sampler``, ``n_samples``, ``sample_jitter``, ...);
+            anything else needs retraining and is refused.
+        """
+        other = sorted(set(settings) - set(SAMPLING_SETTINGS))
+        if other:
+            raise ValueError(f"Only sampling settings {SAMPLING_SETTINGS} can change on a trained model; {other} need retraining.")
+        variant = copy.copy(self)
+        variant.config = replace(self.config, **settings)
+        return variant
 
     def impute(self, st_counts: np.ndarray, coords: np.ndarray | None = None, *, seed: int = 0, verbose: bool = True) -> np.ndarray:
         """Imputed target genes as log-normalised expression, ``log1p(1e4 * count / observed library)``.
