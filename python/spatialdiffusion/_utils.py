@@ -15,6 +15,7 @@ from typing import Iterable, Iterator, TypeVar
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 T = TypeVar("T")
@@ -105,6 +106,19 @@ def seeded_torch(seed: int) -> Iterator[None]:
     """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(check_seed(seed))
+        yield
+
+
+@contextmanager
+def single_threaded_numpy() -> Iterator[None]:
+    """Run a block's NumPy/SciPy/scikit-learn linear algebra on one thread.
+
+    A multi-threaded BLAS splits sums differently at each thread count, so results differ in the last
+    bits. Where those bits decide a discrete outcome (an order of cells along a component, a kNN graph
+    and the Leiden partition built on it), the outcome would depend on how many threads the machine
+    gives BLAS. Blocks that take such decisions run here, so they depend on the seed alone.
+    """
+    with threadpool_limits(limits=1):
         yield
 
 

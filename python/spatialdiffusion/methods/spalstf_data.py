@@ -20,6 +20,8 @@ from typing import Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from .._utils import single_threaded_numpy
+
 TARGET_SUM = 1e4
 
 
@@ -233,7 +235,13 @@ def spatial_order(coords: np.ndarray, order: int = 10) -> np.ndarray:
 
 
 def expression_order(x: np.ndarray) -> np.ndarray:
-    """Cell permutation along the first principal component of ``x``: similar cells are adjacent."""
+    """Cell permutation along the first principal component of ``x``: similar cells are adjacent.
+
+    Computed on one BLAS thread: cells with equal or nearly equal scores would otherwise swap places
+    with the machine's thread count.
+    """
     centred = x - x.mean(axis=0, keepdims=True)
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    return np.argsort(centred @ vt[0], kind="stable")
+    with single_threaded_numpy():
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)
+        scores = centred @ vt[0]
+    return np.argsort(scores, kind="stable")

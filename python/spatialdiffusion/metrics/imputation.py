@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._utils import single_threaded_numpy
 from .clustering import clustering_scores
 
 GENE_METRICS = ("spcc", "ssim", "rmse", "js")
@@ -102,7 +103,8 @@ def leiden_labels(x: np.ndarray, *, n_neighbors: int = 30, n_pcs: int = 30, reso
 
     The defaults are those the released evaluation ran with: the ``leidenalg`` flavour, iterated until the
     partition stops improving (``n_iterations=-1``), on the directed kNN graph. ``n_pcs`` is capped by the
-    number of principal components available (``n_genes - 1``, at most 50).
+    number of principal components available (``n_genes - 1``, at most 50). PCA and the kNN graph run on
+    one BLAS thread, so the partition does not change with the machine's thread count.
     """
     import warnings
 
@@ -110,8 +112,9 @@ def leiden_labels(x: np.ndarray, *, n_neighbors: int = 30, n_pcs: int = 30, reso
     import scanpy as sc
 
     adata = ad.AnnData(np.asarray(x, dtype=np.float32))
-    sc.tl.pca(adata, random_state=random_state)
-    sc.pp.neighbors(adata, n_neighbors=n_neighbors, n_pcs=min(n_pcs, adata.obsm["X_pca"].shape[1]), random_state=random_state)
+    with single_threaded_numpy():
+        sc.tl.pca(adata, random_state=random_state)
+        sc.pp.neighbors(adata, n_neighbors=n_neighbors, n_pcs=min(n_pcs, adata.obsm["X_pca"].shape[1]), random_state=random_state)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="In the future, the default backend for leiden", category=FutureWarning)
         sc.tl.leiden(adata, resolution=resolution, random_state=random_state, flavor="leidenalg", n_iterations=-1)
