@@ -227,6 +227,7 @@ def test_presets():
     assert paper.n_samples == 1 and paper.n_models == 1  # the method: one network, one sample per cell
     assert paper.lr_decay == "none" and fast.lr_decay == "cosine"  # the released code keeps the learning rate constant
     assert paper.capture_jitter == 0 and fast.capture_jitter == 0.5  # the method trains on the reference as measured
+    assert paper.x0_clamp == fast.x0_clamp == "data"  # samples clamped to the targets' range, as the released code
     with pytest.raises(ValueError, match="n_models"):
         spalstf_config("fast", n_models=0)
     with pytest.raises(ValueError, match="preset"):
@@ -348,9 +349,9 @@ def test_x0_clamp_data_keeps_samples_in_the_training_range():
     ref, genes = _toy(70, seed=1)
     st, _ = _toy(40, seed=2)
     model = SpaLSTFModel(spalstf_config("fast", **{**TINY, "n_models": 1, "n_samples": 1}), genes[:9], genes[9:], torch.device("cpu")).fit(ref, seed=3, verbose=False)
-    symmetric, _ = model.sample_model_space(st[:, :9], seed=5, verbose=False)
-    clamped, _ = model.with_sampling(x0_clamp="data").sample_model_space(st[:, :9], seed=5, verbose=False)
-    assert model.config.x0_clamp == "symmetric"  # the trained model itself is untouched
+    clamped, _ = model.sample_model_space(st[:, :9], seed=5, verbose=False)
+    symmetric, _ = model.with_sampling(x0_clamp="symmetric").sample_model_space(st[:, :9], seed=5, verbose=False)
+    assert model.config.x0_clamp == "data"  # the trained model itself is untouched
     with pytest.raises(ValueError, match="need retraining"):
         model.with_sampling(epochs=5)
     assert symmetric.min() < -1.0  # the barely trained network overshoots zero expression
