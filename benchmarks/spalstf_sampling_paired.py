@@ -28,7 +28,7 @@ from spatialdiffusion.methods.spalstf_data import as_counts, model_to_unit, refe
 from spatialdiffusion.methods.spalstf_eval import cross_validate
 from spatialdiffusion.methods.spalstf_model import SpaLSTFModel
 from spatialdiffusion.metrics.imputation import gene_scores
-from spatialdiffusion.presets_spalstf import SAMPLING_SETTINGS, spalstf_config
+from spatialdiffusion.presets_spalstf import check_sampling_settings, spalstf_config
 
 from spalstf_eval import read_osmfish_pair
 from spalstf_leiden_states import scores_over_states, truth_leiden_states
@@ -37,9 +37,10 @@ from spalstf_leiden_states import scores_over_states, truth_leiden_states
 def sampling_variant(spec: str) -> dict[str, object]:
     """``KEY=VALUE[,KEY=VALUE]`` as a dict of sampling settings (anything else is refused)."""
     settings = dict(parse_setting(item) for item in spec.split(",") if item)
-    other = sorted(set(settings) - set(SAMPLING_SETTINGS))
-    if other:
-        raise SystemExit(f"--sample takes sampling settings only ({', '.join(SAMPLING_SETTINGS)}); got {other}.")
+    try:
+        check_sampling_settings(settings)
+    except ValueError as err:
+        raise SystemExit(f"--sample {spec}: {err}") from None
     return settings
 
 

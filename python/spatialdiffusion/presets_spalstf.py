@@ -13,7 +13,7 @@ Any field can be overridden by keyword: ``spalstf(..., preset="fast", epochs=50)
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from typing import Any, Iterable
 
 import torch
 
@@ -28,6 +28,13 @@ LR_DECAYS = ("none", "cosine")
 X0_CLAMPS = ("symmetric", "data")
 SAMPLING_SETTINGS = ("sampler", "sampler_steps", "ddim_eta", "x0_clamp", "n_samples", "sample_jitter")
 """Settings that only shape sampling: a run that loads a trained model uses its own values of these."""
+
+
+def check_sampling_settings(settings: Iterable[str]) -> None:
+    """Raise a clear error when ``settings`` names anything but :data:`SAMPLING_SETTINGS` (the rest needs retraining)."""
+    other = sorted(set(settings) - set(SAMPLING_SETTINGS))
+    if other:
+        raise ValueError(f"Only sampling settings {SAMPLING_SETTINGS} can change on a trained model; {other} need retraining.")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import torch
 from .._utils import StageTimer, package_versions, progress, randn, torch_generator
 from ..diffusion import DDIMSampler, DDPMSampler, NoiseSchedule, Sampler, sample
 from ..models.denoiser import SpaLSTFDenoiser
-from ..presets_spalstf import SAMPLING_SETTINGS, SpaLSTFConfig
+from ..presets_spalstf import SpaLSTFConfig, check_sampling_settings
 from .spalstf_data import augment, default_shifts, expression_order, normalize, rescale, spatial_order, to_lognorm
 
 
@@ -375,9 +375,7 @@ class SpaLSTFModel:
             Values for fields of ``SAMPLING_SETTINGS`` (``sampler``, ``n_samples``, ``sample_jitter``, ...);
             anything else needs retraining and is refused.
         """
-        other = sorted(set(settings) - set(SAMPLING_SETTINGS))
-        if other:
-            raise ValueError(f"Only sampling settings {SAMPLING_SETTINGS} can change on a trained model; {other} need retraining.")
+        check_sampling_settings(settings)
         variant = copy.copy(self)
         variant.config = replace(self.config, **settings)
         return variant
