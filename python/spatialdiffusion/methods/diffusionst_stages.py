@@ -15,7 +15,7 @@ import torch
 from sklearn.decomposition import PCA
 from torch.nn import functional as F
 
-from .._utils import progress, randn, seeded_torch, torch_generator
+from .._utils import progress, randn, seeded_torch, single_threaded_numpy, torch_generator
 from ..diffusion import DDIMSampler, NoiseSchedule, sample
 from ..graph import to_torch_sparse
 from ..models.gcn_zinb import GCNZINBAutoencoder, zinb_nll
@@ -187,6 +187,11 @@ def enhance_diffusion(
 
 
 def embed(matrix: np.ndarray, n_pcs: int, seed: int) -> np.ndarray:
-    """PCA (centred, unscaled) to ``n_pcs`` components: the embedding that is clustered."""
+    """PCA (centred, unscaled) to ``n_pcs`` components: the embedding that is clustered.
+
+    Computed on one BLAS thread, so that the embedding, and the mclust partition that amplifies its last
+    bits, do not depend on the machine's thread count.
+    """
     n_pcs = min(n_pcs, matrix.shape[0] - 1, matrix.shape[1])
-    return PCA(n_components=n_pcs, random_state=seed).fit_transform(matrix).astype(np.float32)
+    with single_threaded_numpy():
+        return PCA(n_components=n_pcs, random_state=seed).fit_transform(matrix).astype(np.float32)

@@ -14,6 +14,8 @@ from sklearn.utils.extmath import randomized_svd
 from torch import nn
 from torch.nn import functional as F
 
+from .._utils import single_threaded_numpy
+
 ZINB_EPS = 1e-10
 
 
@@ -78,12 +80,14 @@ class GCNZINBAutoencoder(nn.Module):
 
         ``V`` holds the top ``latent_dim`` right singular vectors of ``x`` (randomised SVD, seeded) and
         ``c`` is the least-squares scale of ``h = A^2 x V V^T`` onto ``x`` (the propagation amplifies).
+        Computed on one BLAS thread, so that the starting point does not depend on the machine's thread count.
         """
         latent_dim = self.encoder_weight.shape[1]
-        _, _, vt = randomized_svd(x, latent_dim, random_state=seed)
-        v = np.ascontiguousarray(vt.T, dtype=np.float32)
-        h = propagation @ (propagation @ (x @ v)) @ vt.astype(np.float32)
-        scale = float((h * x).sum() / max(float((h * h).sum()), 1e-12))
+        with single_threaded_numpy():
+            _, _, vt = randomized_svd(x, latent_dim, random_state=seed)
+            v = np.ascontiguousarray(vt.T, dtype=np.float32)
+            h = propagation @ (propagation @ (x @ v)) @ vt.astype(np.float32)
+            scale = float((h * x).sum() / max(float((h * h).sum()), 1e-12))
         self.encoder_weight.copy_(torch.from_numpy(v * scale))
         self.decoder_weight.copy_(torch.from_numpy(v.T.copy()))
 
