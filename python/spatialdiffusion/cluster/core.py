@@ -21,7 +21,9 @@ def gmm_cluster(embedding: np.ndarray, n_clusters: int, *, seed: int = 0) -> np.
     return gmm.fit_predict(embedding).astype(np.int64) + 1
 
 
-def cluster_embedding(embedding: np.ndarray, n_clusters: int, *, method: str = "auto", seed: int = 0) -> tuple[np.ndarray, str]:
+def cluster_embedding(
+    embedding: np.ndarray, n_clusters: int, *, method: str = "auto", seed: int = 0, mclust_start: str = "subset"
+) -> tuple[np.ndarray, str]:
     """Cluster ``embedding`` into ``n_clusters`` groups.
 
     Parameters
@@ -35,6 +37,9 @@ def cluster_embedding(embedding: np.ndarray, n_clusters: int, *, method: str = "
         Gaussian mixture) or ``"auto"`` (mclust, falling back to ``gmm`` with a warning).
     seed
         Seed for the clustering's randomness.
+    mclust_start
+        Spots of mclust's initial hierarchical clustering, ``"subset"`` or ``"all"`` (see
+        :func:`~spatialdiffusion.cluster.mclust_cluster`); the Gaussian mixture ignores it.
 
     Returns
     -------
@@ -46,7 +51,7 @@ def cluster_embedding(embedding: np.ndarray, n_clusters: int, *, method: str = "
     if method == "gmm":
         return gmm_cluster(embedding, n_clusters, seed=seed), "gmm"
     try:
-        return mclust_cluster(embedding, n_clusters, seed=seed), "mclust"
+        return mclust_cluster(embedding, n_clusters, seed=seed, start=mclust_start), "mclust"
     except MclustUnavailableError as err:
         if method == "mclust":
             raise

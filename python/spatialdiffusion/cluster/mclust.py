@@ -14,11 +14,12 @@ class MclustUnavailableError(RuntimeError):
 
 
 _R_FIT = """
-function(x, G, model, seed) {
+function(x, G, model, seed, start_all) {
     # Mclust evaluates a call to mclustBIC in the caller's frame, so mclust must be attached.
     suppressPackageStartupMessages(library(mclust))
     set.seed(seed)
-    fit <- mclust::Mclust(x, G = G, modelNames = model, verbose = FALSE)
+    initialization <- if (start_all) list(subset = seq_len(nrow(x))) else list()
+    fit <- mclust::Mclust(x, G = G, modelNames = model, verbose = FALSE, initialization = initialization)
     if (is.null(fit)) integer(0) else as.integer(fit$classification)
 }
 """
@@ -43,7 +44,10 @@ def _r_fit_function():  # noqa: ANN202 - returns an rpy2 closure
     return ro.r(_R_FIT)
 
 
-def mclust_cluster(embedding: np.ndarray, n_clusters: int, *, model_name: str = "EEE", seed: int = 0) -> np.ndarray:
+MCLUST_STARTS = ("subset", "all")
+
+
+def mclust_cluster(embedding: np.ndarray, n_clusters: int, *, model_name: str = "EEE", seed: int = 0, start: str = "subset") -> np.ndarray:
     """Fit ``Mclust(embedding, G=n_clusters, modelNames=model_name)`` in R after ``set.seed(seed)``.
 
     Parameters
@@ -56,6 +60,10 @@ def mclust_cluster(embedding: np.ndarray, n_clusters: int, *, model_name: str = 
         mclust covariance model; ``"EEE"`` (shared full covariance) as DiffusionST.
     seed
         Seed for R's RNG (mclust subsamples for its initial hierarchical clustering above 2000 spots).
+    start
+        Spots of the hierarchical clustering that starts EM: ``"subset"`` (mclust's default: all of them
+        up to 2000, else a random 2000 drawn from ``seed``) or ``"all"`` (every spot: the fit no longer
+        depends on ``seed``; time and memory grow with the square of the number of spots).
 
     Returns
     -------
@@ -67,13 +75,15 @@ def mclust_cluster(embedding: np.ndarray, n_clusters: int, *, model_name: str = 
     MclustUnavailableError
         If R/mclust/rpy2 cannot be used, or mclust returns no fit.
     """
+    if start not in MCLUST_STARTS:
+        raise ValueError(f"`mclust_start` must be one of {MCLUST_STARTS}, got {start!r}.")
     fit = _r_fit_function()
     import rpy2.robjects as ro
     from rpy2.robjects import numpy2ri
 
     data = np.ascontiguousarray(embedding, dtype=np.float64)
     with (ro.default_converter + numpy2ri.converter).context():
-        labels = np.asarray(fit(data, int(n_clusters), model_name, int(seed)), dtype=np.int64)
+        labels = np.asarray(fit(data, int(n_clusters), model_name, int(seed), start == "all"), dtype=np.int64)
     if labels.shape[0] != data.shape[0]:
         raise MclustUnavailableError(f"mclust could not fit model {model_name} with {n_clusters} clusters to this embedding.")
     return labels
