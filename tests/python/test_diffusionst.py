@@ -141,7 +141,7 @@ def test_paper_preset_code_path_runs(dlpfc_151673: ad.AnnData) -> None:
 
 def test_gcn_start_and_embedding_do_not_depend_on_blas_threads(dlpfc_151673: ad.AnnData) -> None:
     """On 2 BLAS threads the PCA start of the GCN and the clustered PCA differed in the last bits from 1
-    thread, and mclust turned that into other domains (151676, seed 0: ARI 0.528 against 0.558)."""
+    thread, and mclust turned that into other domains (found on 151676 on the 2-core dev VM)."""
     from threadpoolctl import threadpool_limits
 
     from spatialdiffusion.graph import propagation_matrix, spatial_adjacency
