@@ -43,7 +43,11 @@
 #' `seed` is passed to the engine (all its random steps) and seeds R's random number generator
 #' (default RNG kinds) for `Mclust`, exactly as a Python-first run does through rpy2, so R and
 #' Python give the same domains for the same seed and settings. The caller's random stream is
-#' restored afterwards. Results are bitwise reproducible for the same seed, settings, number of
+#' restored afterwards. On more than 2000 spots `Mclust` starts EM from a hierarchical clustering
+#' of 2000 spots drawn at random (mclust's default, and DiffusionST's); the engine setting
+#' `mclust_start = "all"` (through `...`) starts it from every spot, so that the clustering no
+#' longer depends on `seed`, at a cost in time and memory that grows with the square of the
+#' number of spots. Results are bitwise reproducible for the same seed, settings, number of
 #' torch CPU threads and BLAS; a different thread count or BLAS changes the order of
 #' floating-point sums, which can move the embedding by about 1e-3 and, through mclust, a few
 #' domain labels. Hosted by R, torch's matrix products use R's BLAS, so a standalone Python run
@@ -245,7 +249,8 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
     .say(verbose, label, ": clustering the embedding with mclust (EEE, G = ", nClusters,
         ", seed = ", seed, ")...")
     t1 <- proc.time()[["elapsed"]]
-    labels <- .mclustSeeded(embedding, nClusters, seed)
+    mclustStart <- .asList(res[["params"]])[["mclust_start"]]
+    labels <- .mclustSeeded(embedding, nClusters, seed, mclustStart)
     tMclust <- proc.time()[["elapsed"]] - t1
     refined <- labels
     t2 <- proc.time()[["elapsed"]]
@@ -267,7 +272,8 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
         seed = seed,
         preset = preset,
         device = device,
-        clustering = list(method = "mclust::Mclust", modelNames = "EEE", runIn = "R"),
+        clustering = list(method = "mclust::Mclust", modelNames = "EEE", start = mclustStart,
+            runIn = "R"),
         refine = refine,
         refineNeighbors = refineNeighbors,
         engineArgs = engineArgs,
@@ -280,9 +286,12 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
         domains = refined, labelsMclust = labels, metadata = meta)
 }
 
-## mclust in R on the engine's embedding, seeded exactly like the engine's rpy2 path.
-.mclustSeeded <- function(embedding, nClusters, seed) {
-    fit <- .withSeed(seed, Mclust(embedding, G = nClusters, modelNames = "EEE", verbose = FALSE))
+## mclust in R on the engine's embedding, seeded and started exactly like the engine's rpy2 path:
+## `start = "all"` starts EM from a hierarchical clustering of every spot instead of a random 2000.
+.mclustSeeded <- function(embedding, nClusters, seed, start = "subset") {
+    initialization <- if (identical(start, "all")) list(subset = seq_len(nrow(embedding))) else list()
+    fit <- .withSeed(seed, Mclust(embedding, G = nClusters, modelNames = "EEE", verbose = FALSE,
+        initialization = initialization))
     if (is.null(fit)) {
         stop("mclust could not fit ", nClusters, " clusters (model EEE) to the DiffusionST ",
             "embedding; try another `nClusters` or `seed`.", call. = FALSE)

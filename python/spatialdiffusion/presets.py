@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .cluster.mclust import MCLUST_STARTS
+
 
 @dataclass(frozen=True)
 class DiffusionSTConfig:
@@ -62,6 +64,10 @@ class DiffusionSTConfig:
         Principal components handed to the clustering (20).
     cluster_method
         ``"auto"`` (mclust, falling back to a Gaussian mixture), ``"mclust"`` or ``"gmm"``.
+    mclust_start
+        Spots of the hierarchical clustering that starts mclust's EM: ``"subset"`` (mclust's default and
+        the released code's: a random 2000 when there are more, drawn from ``seed``) or ``"all"`` (every
+        spot: no random draw; time and memory grow with the square of the number of spots).
     refine_neighbors
         Neighbourhood of the majority-vote refinement (50; 0 disables it).
     """
@@ -93,6 +99,7 @@ class DiffusionSTConfig:
     n_keep: int = 2
     n_pcs: int = 20
     cluster_method: str = "auto"
+    mclust_start: str = "subset"
     refine_neighbors: int = 50
 
     def __post_init__(self) -> None:
@@ -102,6 +109,7 @@ class DiffusionSTConfig:
             "zinb_heads_from": ("reconstruction", "latent"),
             "diffusion": ("ddpm", "none"),
             "cluster_method": ("auto", "mclust", "gmm"),
+            "mclust_start": MCLUST_STARTS,
         }
         for name, values in allowed.items():
             if getattr(self, name) not in values:

@@ -56,6 +56,10 @@ def test_presets_and_overrides_are_validated() -> None:
         diffusionst_config("fast", cpu, n_keep=5, n_candidates=2)
     with pytest.raises(ValueError, match="zinb_target"):
         diffusionst_config("fast", cpu, zinb_target="raw")
+    with pytest.raises(ValueError, match="mclust_start"):
+        diffusionst_config("fast", cpu, mclust_start="random")
+    # both presets start mclust as DiffusionST does (mclust's default random subset)
+    assert {p.mclust_start for p in DIFFUSIONST_PRESETS.values()} == {"subset"}
 
 
 def test_input_errors_name_the_argument(dlpfc_151673: ad.AnnData) -> None:

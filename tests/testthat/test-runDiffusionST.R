@@ -59,6 +59,18 @@ test_that("the matrix + coordinates method gives the same domains for the same s
         coords = crd, verbose = FALSE, not_a_setting = 1L), "not_a_setting")
 })
 
+test_that("mclust_start = 'all' reaches the mclust fit that R runs, and is recorded", {
+    skipIfNoPython()
+    sce <- smallDLPFC()
+    crd <- cbind(sce$array_row, sce$array_col)
+    res <- runTinyDST(SummarizedExperiment::assay(sce, "counts"), coords = crd, mclust_start = "all")
+    expect_identical(res$metadata$params$mclust_start, "all")
+    expect_identical(res$metadata$clustering$start, "all")
+    expect_true(all(as.integer(as.character(res$domains)) %in% 1:4))
+    expect_error(runTinyDST(SummarizedExperiment::assay(sce, "counts"), coords = crd,
+        mclust_start = "random"), "mclust_start")
+})
+
 test_that("a Seurat object built from the same counts gets the same domains", {
     skipIfNoPython()
     skipIfNoSeurat()

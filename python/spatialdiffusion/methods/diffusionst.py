@@ -109,7 +109,8 @@ def diffusionst_arrays(
     }
     if cluster:
         with timer("cluster"):
-            labels, backend = cluster_embedding(embedding, n_clusters, method=config.cluster_method, seed=seed)
+            labels, backend = cluster_embedding(embedding, n_clusters, method=config.cluster_method, seed=seed,
+                                                mclust_start=config.mclust_start)
         with timer("refine"):
             refined = refine_labels(labels, xy, config.refine_neighbors) if config.refine_neighbors else labels
         result.update(domains=refined, domains_unrefined=labels, cluster_backend=backend)
