@@ -249,7 +249,8 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
     .say(verbose, label, ": clustering the embedding with mclust (EEE, G = ", nClusters,
         ", seed = ", seed, ")...")
     t1 <- proc.time()[["elapsed"]]
-    mclustStart <- .asList(res[["params"]])[["mclust_start"]]
+    params <- .asList(res[["params"]])
+    mclustStart <- params[["mclust_start"]]
     labels <- .mclustSeeded(embedding, nClusters, seed, mclustStart)
     tMclust <- proc.time()[["elapsed"]] - t1
     refined <- labels
@@ -262,7 +263,7 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
     tRefine <- proc.time()[["elapsed"]] - t2
 
     engineMeta <- list(
-        params = .asList(res[["params"]]),
+        params = params,
         timings = .asList(res[["timings"]]),
         versions = .asList(res[["versions"]])
     )

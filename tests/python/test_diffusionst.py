@@ -9,11 +9,16 @@ import numpy as np
 import pytest
 import torch
 
+from threadpoolctl import threadpool_limits
+
 from spatialdiffusion.cluster import mclust_available
+from spatialdiffusion.graph import propagation_matrix, spatial_adjacency
 from spatialdiffusion.metrics import clustering_scores
 from spatialdiffusion.methods.diffusionst import diffusionst, diffusionst_arrays
-from spatialdiffusion.methods.diffusionst_stages import enhance_diffusion
+from spatialdiffusion.methods.diffusionst_stages import embed, enhance_diffusion
+from spatialdiffusion.models.gcn_zinb import GCNZINBAutoencoder
 from spatialdiffusion.models.unet import UNet
+from spatialdiffusion.preprocess import check_counts, normalize_log_scale, select_hvg
 from spatialdiffusion.presets import DIFFUSIONST_PRESETS, diffusionst_config
 
 # Small but complete: every stage runs (GCN-ZINB, U-Net training, candidate generation, PCA, mclust, refinement).
@@ -146,13 +151,6 @@ def test_paper_preset_code_path_runs(dlpfc_151673: ad.AnnData) -> None:
 def test_gcn_start_and_embedding_do_not_depend_on_blas_threads(dlpfc_151673: ad.AnnData) -> None:
     """On 2 BLAS threads the PCA start of the GCN and the clustered PCA differed in the last bits from 1
     thread, and mclust turned that into other domains (found on 151676 on the 2-core dev VM)."""
-    from threadpoolctl import threadpool_limits
-
-    from spatialdiffusion.graph import propagation_matrix, spatial_adjacency
-    from spatialdiffusion.methods.diffusionst_stages import embed
-    from spatialdiffusion.models.gcn_zinb import GCNZINBAutoencoder
-    from spatialdiffusion.preprocess import check_counts, normalize_log_scale, select_hvg
-
     counts = check_counts(dlpfc_151673.X)
     features = normalize_log_scale(counts, select_hvg(counts, 1024))
     propagation = propagation_matrix(spatial_adjacency(np.asarray(dlpfc_151673.obsm["spatial"], dtype=float)))

@@ -59,7 +59,7 @@ test_that("the matrix + coordinates method gives the same domains for the same s
         coords = crd, verbose = FALSE, not_a_setting = 1L), "not_a_setting")
 })
 
-test_that("mclust_start = 'all' reaches the mclust fit that R runs, and is recorded", {
+test_that("mclust_start = 'all' is accepted and recorded, and an unknown start is refused", {
     skipIfNoPython()
     sce <- smallDLPFC()
     crd <- cbind(sce$array_row, sce$array_col)
