@@ -309,6 +309,33 @@
     s
 }
 
+## Whole-transcriptome library sizes, for counts that hold only some genes: NULL (use the totals
+## over the genes given), a column of the cell annotations `df`, or one number per spot. Each must
+## be positive and at least the spot's count over the genes in `counts` (genes x spots).
+.librarySizes <- function(df, librarySize, counts) {
+    if (is.null(librarySize)) return(NULL)
+    n <- ncol(counts)
+    if (is.character(librarySize) && length(librarySize) == 1L) {
+        if (is.null(df) || !librarySize %in% colnames(df)) {
+            stop("`librarySize` = \"", librarySize, "\" is not a column of the cell annotations; ",
+                "pass a column name, one total UMI count per spot, or NULL.", call. = FALSE)
+        }
+        librarySize <- df[[librarySize]]
+    }
+    if (!is.numeric(librarySize) || length(librarySize) != n || anyNA(librarySize) ||
+        any(!is.finite(librarySize)) || any(librarySize <= 0)) {
+        stop("`librarySize` must be NULL, a column name, or ", n, " finite positive numbers ",
+            "(each spot's UMI total over the whole transcriptome).", call. = FALSE)
+    }
+    short <- which(librarySize < Matrix::colSums(counts) - 1e-6)
+    if (length(short)) {
+        stop("`librarySize` is smaller than the spot's counts over the genes given for ",
+            length(short), " spot(s) (e.g. spot ", short[1], "); it must be each spot's total over ",
+            "the whole transcriptome, computed before genes were removed.", call. = FALSE)
+    }
+    as.numeric(librarySize)
+}
+
 ## Cell indices of each sample: one group "all" when there is a single sample.
 .sampleGroups <- function(n, samples) {
     if (is.null(samples)) list(all = seq_len(n)) else

@@ -67,6 +67,10 @@
 #'   the engine documentation).
 #' @param device Torch device: `"auto"`, `"cpu"`, `"cuda"`, `"mps"`.
 #' @param seed Non-negative whole number seeding the engine and mclust.
+#' @param librarySize `NULL` (default), a column of `colData(x)` / `meta.data`, or one number per
+#'   spot: each spot's UMI total over the **whole transcriptome**, for data that hold only some
+#'   genes (e.g. spatialLIBD's `sum_umi`). DiffusionST normalises each spot by its library size over
+#'   all genes; without this, the totals over the genes present stand in for it.
 #' @param refine Refine the mclust labels by a spatial majority vote (`TRUE`, as DiffusionST).
 #' @param refineNeighbors Neighbourhood size of the refinement (50 in DiffusionST).
 #' @param name Name under which results are stored (see Results).
@@ -97,14 +101,15 @@ NULL
 #' @export
 setMethod("runDiffusionST", "SingleCellExperiment", function(x, nClusters = 7, assay = "counts",
     coords = NULL, sampleId = "sample_id", preset = "auto", device = "auto", seed = 0L,
-    refine = TRUE, refineNeighbors = 50L, name = "DiffusionST",
+    librarySize = NULL, refine = TRUE, refineNeighbors = 50L, name = "DiffusionST",
     BPPARAM = BiocParallel::SerialParam(), verbose = TRUE, ...) {
     name <- .checkString(name, "name")
     counts <- .countsSCE(x, assay)
     .geneNames(counts)
     crd <- .coordsSCE(x, coords, verbose)
     samples <- .sampleIds(SummarizedExperiment::colData(x), sampleId, ncol(x))
-    res <- .diffusionstCore(counts, crd, nClusters, samples, preset, device, seed, refine,
+    libSize <- .librarySizes(SummarizedExperiment::colData(x), librarySize, counts)
+    res <- .diffusionstCore(counts, crd, nClusters, samples, preset, device, seed, libSize, refine,
         refineNeighbors, verbose, BPPARAM, list(...))
 
     ## Build every piece first, then assign: a failure leaves `x` untouched.
@@ -123,12 +128,12 @@ setMethod("runDiffusionST", "SingleCellExperiment", function(x, nClusters = 7, a
 #' @rdname runDiffusionST
 #' @export
 setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coords = NULL,
-    sampleId = "sample_id", preset = "auto", device = "auto", seed = 0L, refine = TRUE,
-    refineNeighbors = 50L, name = "DiffusionST", BPPARAM = BiocParallel::SerialParam(),
-    verbose = TRUE, ...) {
+    sampleId = "sample_id", preset = "auto", device = "auto", seed = 0L, librarySize = NULL,
+    refine = TRUE, refineNeighbors = 50L, name = "DiffusionST",
+    BPPARAM = BiocParallel::SerialParam(), verbose = TRUE, ...) {
     if (.isSeurat(x)) {
         return(.runDiffusionSTSeurat(x, nClusters, assay, coords, sampleId, preset, device, seed,
-            refine, refineNeighbors, name, BPPARAM, verbose, ...))
+            librarySize, refine, refineNeighbors, name, BPPARAM, verbose, ...))
     }
     if (!(is.matrix(x) || methods::is(x, "Matrix") || methods::is(x, "DelayedArray"))) {
         stop("runDiffusionST() needs a SpatialExperiment, SingleCellExperiment, Seurat object or ",
@@ -146,12 +151,13 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
     crd <- list(coords = .checkCoordMatrix(coords, ncol(counts), "the `coords` argument",
         colnames(counts)), source = "the `coords` argument")
     samples <- .sampleIds(NULL, sampleId, ncol(counts))
-    .diffusionstCore(counts, crd, nClusters, samples, preset, device, seed, refine,
+    libSize <- .librarySizes(NULL, librarySize, counts)
+    .diffusionstCore(counts, crd, nClusters, samples, preset, device, seed, libSize, refine,
         refineNeighbors, verbose, BPPARAM, list(...))
 })
 
 .runDiffusionSTSeurat <- function(x, nClusters, assay, coords, sampleId, preset, device, seed,
-    refine, refineNeighbors, name, BPPARAM, verbose, ...) {
+    librarySize, refine, refineNeighbors, name, BPPARAM, verbose, ...) {
     .needSeurat()
     name <- .checkString(name, "name")
     if (is.null(assay)) assay <- SeuratObject::DefaultAssay(x)
@@ -159,7 +165,8 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
     .geneNames(counts)
     crd <- .coordsSeurat(x, coords, verbose)
     samples <- .sampleIds(x[[]], sampleId, ncol(x))
-    res <- .diffusionstCore(counts, crd, nClusters, samples, preset, device, seed, refine,
+    libSize <- .librarySizes(x[[]], librarySize, counts)
+    res <- .diffusionstCore(counts, crd, nClusters, samples, preset, device, seed, libSize, refine,
         refineNeighbors, verbose, BPPARAM, list(...))
 
     enhanced <- res$enhanced
@@ -176,8 +183,8 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
 
 ## ---- shared core --------------------------------------------------------------------------
 
-.diffusionstCore <- function(counts, crd, nClusters, samples, preset, device, seed, refine,
-    refineNeighbors, verbose, BPPARAM, engineArgs) {
+.diffusionstCore <- function(counts, crd, nClusters, samples, preset, device, seed, libSize,
+    refine, refineNeighbors, verbose, BPPARAM, engineArgs) {
     settings <- .checkRunSettings(preset, device, seed, verbose)
     refine <- .checkFlag(refine, "refine")
     refineNeighbors <- .checkWhole(refineNeighbors, "refineNeighbors", 1)
@@ -194,7 +201,7 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
     runs <- .runGroups(names(groups), function(s) {
         idx <- groups[[s]]
         .diffusionstOne(counts[, idx, drop = FALSE], crd$coords[idx, , drop = FALSE], nClusters,
-            settings$preset, settings$device, settings$seed, refine, refineNeighbors,
+            settings$preset, settings$device, settings$seed, libSize[idx], refine, refineNeighbors,
             settings$verbose, engineArgs, if (length(groups) > 1L) s)
     }, BPPARAM = BPPARAM)
     names(runs) <- names(groups)
@@ -229,7 +236,7 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
     list(domains = domains, embedding = embedding, enhanced = enhanced, metadata = meta)
 }
 
-.diffusionstOne <- function(counts, coords, nClusters, preset, device, seed, refine,
+.diffusionstOne <- function(counts, coords, nClusters, preset, device, seed, libSize, refine,
     refineNeighbors, verbose, engineArgs, sample = NULL) {
     label <- if (is.null(sample)) "DiffusionST" else paste0("DiffusionST [", sample, "]")
     .say(verbose, label, ": ", ncol(counts), " spots x ", nrow(counts), " genes; running the engine",
@@ -238,6 +245,7 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
     args <- c(list(counts = .countsForEngine(counts), coords = unname(coords),
         gene_names = as.list(rownames(counts)), n_clusters = nClusters, preset = preset, device = device,
         seed = seed, cluster = FALSE, verbose = verbose,
+        library_size = if (!is.null(libSize)) array(libSize),
         refine_neighbors = if (refine) refineNeighbors else 0L),
         .engineOverrides(engineArgs))
     res <- do.call(.py("diffusionst")$diffusionst_arrays, args)

@@ -16,6 +16,10 @@ Usage (from the repository root, with the project's .venv)::
   scaled HVG matrix, PCA 20, mclust EEE, 50-NN refinement), computed with this package's own pieces;
 - ``published``: the DiffusionST authors' released labels (../shared/data/reference), scored the same way.
 
+``--whole-library`` normalises each spot by its whole-transcriptome UMI total (spatialLIBD's ``sum_umi``,
+in ``visium_<slice>/metadata.tsv``; the shared data hold it for 151673 only) instead of its total over the
+5000 genes of the file.
+
 Scoring: ARI against ``layer_guess_reordered`` with "NA" spots excluded. One CSV row per slice and seed.
 """
 
@@ -56,6 +60,17 @@ ABLATIONS = {
 }
 
 
+def whole_transcriptome_library(slice_id: str, barcodes: pd.Index) -> np.ndarray:
+    """Each spot's UMI total over the whole transcriptome (spatialLIBD ``sum_umi``), in ``barcodes`` order."""
+    path = DATA / "dlpfc" / f"visium_{slice_id}" / "metadata.tsv"
+    if not path.exists():
+        raise SystemExit(f"--whole-library: {path} does not exist; the shared data hold sum_umi for 151673 only.")
+    library = pd.read_csv(path, sep="\t").set_index("barcode")["sum_umi"].reindex(barcodes)
+    if library.isna().any():
+        raise SystemExit(f"--whole-library: {int(library.isna().sum())} spots of {slice_id} have no sum_umi in {path}.")
+    return library.to_numpy(dtype=float)
+
+
 def graph_smoothing_embedding(adata: ad.AnnData, seed: int) -> np.ndarray:
     """The training-free baseline's embedding: PCA 20 of A_hat^2 X (scaled 4096 HVGs, normalised 4-NN graph)."""
     seed_everything(seed)
@@ -74,12 +89,13 @@ def graph_smoothing_baseline(adata: ad.AnnData, n_clusters: int, seed: int) -> t
     return refined, {"total": time.perf_counter() - start}
 
 
-def run(slice_id: str, seed: int, variant: str, n_clusters: int, threads: int) -> dict:
+def run(slice_id: str, seed: int, variant: str, n_clusters: int, threads: int, whole_library: bool = False) -> dict:
     torch.set_num_threads(threads)  # re-applied per run: R's OpenMP (mclust via rpy2) can reset it
     adata = ad.read_h5ad(DATA / "dlpfc" / f"{slice_id}.h5ad")
     truth = adata.obs["layer_guess_reordered"]
     load = os.getloadavg()[0]
-    row = {"slice": slice_id, "seed": seed, "variant": variant, "threads": torch.get_num_threads()}
+    row = {"slice": slice_id, "seed": seed, "variant": variant, "threads": torch.get_num_threads(),
+           "library_size": "sum_umi" if whole_library else "file genes"}
     if variant == "baseline":
         labels, timings = graph_smoothing_baseline(adata, n_clusters, seed)
     elif variant == "published":
@@ -88,8 +104,9 @@ def run(slice_id: str, seed: int, variant: str, n_clusters: int, threads: int) -
         timings = {}
     else:
         preset = "paper" if variant == "paper" else "fast"
+        library = whole_transcriptome_library(slice_id, adata.obs_names) if whole_library else None
         result = diffusionst_arrays(adata.X, adata.obsm["spatial"], n_clusters=n_clusters, preset=preset, seed=seed,
-                                    verbose=False, cluster_method="mclust", **ABLATIONS[variant])
+                                    verbose=False, cluster_method="mclust", library_size=library, **ABLATIONS[variant])
         labels, timings = result["domains"], result["timings"]
         row["ari_unrefined"] = clustering_scores(truth, result["domains_unrefined"])["ari"]
     scores = clustering_scores(truth, labels)
@@ -106,14 +123,18 @@ def main() -> None:
     parser.add_argument("--variant", default="fast", choices=[*ABLATIONS, "baseline", "published"])
     parser.add_argument("--n-clusters", type=int, default=7)
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (use 1 on an oversubscribed machine)")
+    parser.add_argument("--whole-library", action="store_true",
+                        help="normalise by each spot's whole-transcriptome UMI total (sum_umi; 151673 only)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
+    if args.whole_library and args.variant in ("baseline", "published"):
+        parser.error("--whole-library applies to DiffusionST variants")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     rows = []
     seeds = [0] if args.variant == "published" else args.seeds
     for slice_id in args.slices:
         for seed in seeds:
-            rows.append(run(slice_id, seed, args.variant, args.n_clusters, args.threads))
+            rows.append(run(slice_id, seed, args.variant, args.n_clusters, args.threads, args.whole_library))
             print(pd.DataFrame([rows[-1]]).round(3).to_string(index=False), flush=True)
             pd.DataFrame(rows).to_csv(args.out, index=False)
     table = pd.DataFrame(rows)

@@ -31,7 +31,7 @@ from spatialdiffusion.cluster import cluster_embedding, refine_labels
 from spatialdiffusion.methods.diffusionst import diffusionst_arrays
 from spatialdiffusion.metrics import clustering_scores
 
-from diffusionst_dlpfc import ABLATIONS, DATA, graph_smoothing_embedding
+from diffusionst_dlpfc import ABLATIONS, DATA, graph_smoothing_embedding, whole_transcriptome_library
 
 
 def main() -> None:
@@ -48,29 +48,33 @@ def main() -> None:
                              "(fitted once: the fit does not depend on the R seed)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="DiffusionST setting on top of the variant (e.g. gcn_epochs=10); repeatable")
+    parser.add_argument("--whole-library", action="store_true",
+                        help="normalise by each spot's whole-transcriptome UMI total (sum_umi; 151673 only)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    if args.set and args.variant == "baseline":
-        parser.error("--set applies to DiffusionST variants, not to the training-free baseline")
+    if (args.set or args.whole_library) and args.variant == "baseline":
+        parser.error("--set and --whole-library apply to DiffusionST variants, not to the training-free baseline")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     settings = {**ABLATIONS.get(args.variant, {}), **dict(parse_setting(item) for item in args.set)}
     rows = []
     for slice_id in args.slices:
         adata = ad.read_h5ad(DATA / "dlpfc" / f"{slice_id}.h5ad")
         truth, coords = adata.obs["layer_guess_reordered"], np.asarray(adata.obsm["spatial"], dtype=float)
+        library = whole_transcriptome_library(slice_id, adata.obs_names) if args.whole_library else None
         for seed in args.seeds:
             torch.set_num_threads(args.threads)
             if args.variant == "baseline":
                 embedding = graph_smoothing_embedding(adata, seed)
             else:
                 embedding = diffusionst_arrays(adata.X, coords, n_clusters=args.n_clusters, preset="fast", seed=seed,
-                                               cluster=False, verbose=False, **settings)["embedding"]
+                                               cluster=False, verbose=False, library_size=library, **settings)["embedding"]
             for start in args.mclust_start:
                 draws = range(args.mclust_seeds) if start == "subset" else [0]
                 for mclust_seed in draws:
                     labels, _ = cluster_embedding(embedding, args.n_clusters, method="mclust", seed=mclust_seed, mclust_start=start)
                     ari = clustering_scores(truth, refine_labels(labels, coords, 50))["ari"]
-                    rows.append({"slice": slice_id, "variant": args.variant, "settings": " ".join(args.set),
+                    rows.append({"slice": slice_id, "variant": args.variant,
+                                 "settings": " ".join(args.set + (["library_size=sum_umi"] if args.whole_library else [])),
                                  "mclust_start": start, "seed": seed, "mclust_seed": mclust_seed, "ari": ari})
                 last = pd.DataFrame(rows[-len(draws):])
                 print(f"{slice_id} seed {seed}, mclust start {start}: ARI over mclust seeds mean {last.ari.mean():.3f} "

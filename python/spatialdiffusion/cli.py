@@ -112,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     dst.add_argument("--out", type=Path, required=True, metavar="OUT.h5ad", help="where to write the result")
     dst.add_argument("--truth-key", metavar="COL", help="obs column with reference labels; prints ARI/NMI against it ('NA' excluded)")
     dst.add_argument("--plot", type=Path, metavar="PNG", help="also draw the domains (next to --truth-key if given)")
+    dst.add_argument("--library-size-key", metavar="COL", help="obs column with each spot's whole-transcriptome UMI total, for an INPUT that holds only some genes (default: the totals over the genes present)")
     dst.set_defaults(handler=_cmd_diffusionst)
 
     demo = commands.add_parser("demo", parents=[run], help="DiffusionST on the shipped DLPFC 151673 example, scored against the ground truth", description="Run DiffusionST on the shipped DLPFC 151673 example (K = 7), print ARI against layer_guess_reordered and the wall time, and write the result and a domains-vs-truth plot.")
@@ -178,12 +179,12 @@ def _score(adata: Any, truth_key: str, pred_key: str) -> dict[str, float]:
     return clustering_scores(adata.obs[truth_key], adata.obs[pred_key])
 
 
-def _run_diffusionst(adata: Any, n_clusters: int, args: argparse.Namespace) -> float:
+def _run_diffusionst(adata: Any, n_clusters: int, args: argparse.Namespace, library_size_key: str | None = None) -> float:
     """Run DiffusionST in place and return the wall time in seconds."""
     from .methods.diffusionst import diffusionst
 
     start = time.perf_counter()
-    diffusionst(adata, n_clusters, **_run_kwargs(args))
+    diffusionst(adata, n_clusters, library_size_key=library_size_key, **_run_kwargs(args))
     return time.perf_counter() - start
 
 
@@ -203,7 +204,9 @@ def _cmd_diffusionst(args: argparse.Namespace) -> None:
     adata = _read_input(args.input, "INPUT")
     if args.truth_key is not None and args.truth_key not in adata.obs:
         raise InputError(f"--truth-key {args.truth_key!r} is not a column of obs; available: {list(adata.obs.columns)}.")
-    seconds = _run_diffusionst(adata, args.n_clusters, args)
+    if args.library_size_key is not None and args.library_size_key not in adata.obs:
+        raise InputError(f"--library-size-key {args.library_size_key!r} is not a column of obs; available: {list(adata.obs.columns)}.")
+    seconds = _run_diffusionst(adata, args.n_clusters, args, args.library_size_key)
     print(f"DiffusionST: {adata.n_obs} spots, K = {args.n_clusters}, {seconds:.1f} s")
     if args.truth_key is not None:
         _print_scores(_score(adata, args.truth_key, "diffusionst_domain"), args.truth_key)

@@ -77,6 +77,52 @@ def check_coords(coords: object, n_obs: int, name: str = "coords") -> np.ndarray
     return arr
 
 
+def check_library_size(library_size: object, counts: sp.csr_matrix, name: str = "library_size") -> np.ndarray:
+    """Validate per-spot library sizes given for a count matrix that holds only some of the genes.
+
+    Parameters
+    ----------
+    library_size
+        One total UMI count per spot over the **whole transcriptome** (e.g. spatialLIBD's ``sum_umi``,
+        or scanpy's ``total_counts`` computed before the genes were subset).
+    counts
+        The spots x genes count matrix it belongs to (validated by :func:`check_counts`).
+    name
+        Argument name used in error messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 vector, one value per spot.
+
+    Raises
+    ------
+    ValueError
+        If it is not one finite number per spot, is not positive, or is smaller than the spot's count
+        over the genes given (a whole-transcriptome total cannot be).
+    """
+    try:
+        arr = np.asarray(library_size, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"`{name}` must be one number per spot (a total UMI count); it could not be read as numbers.") from err
+    n_spots = counts.shape[0]
+    if arr.ndim != 1 or arr.shape[0] != n_spots:
+        raise ValueError(f"`{name}` must be a vector with one total UMI count per spot ({n_spots}), got shape {arr.shape}.")
+    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError(f"`{name}` must hold finite, positive totals; spot {int(np.flatnonzero(~(np.isfinite(arr) & (arr > 0)))[0])} "
+                         "does not.")
+    given = np.asarray(counts.sum(axis=1)).ravel()
+    short = np.flatnonzero(arr < given - 1e-6)
+    if short.size:
+        i = int(short[0])
+        raise ValueError(
+            f"`{name}` is smaller than the spot's counts over the genes given for {short.size} spot(s) (spot {i}: "
+            f"{arr[i]:g} < {given[i]:g}); it must be each spot's total over the whole transcriptome, computed before "
+            "genes were removed."
+        )
+    return arr
+
+
 def select_hvg(counts: sp.csr_matrix, n_top_genes: int) -> np.ndarray:
     """Indices of the ``n_top_genes`` most variable genes by scanpy's ``seurat_v3`` flavour on raw counts.
 
@@ -93,19 +139,24 @@ def select_hvg(counts: sp.csr_matrix, n_top_genes: int) -> np.ndarray:
     return np.flatnonzero(adata.var["highly_variable"].to_numpy())
 
 
-def normalize_log_scale(counts: sp.csr_matrix, genes: np.ndarray, max_value: float = 10.0) -> np.ndarray:
+def normalize_log_scale(
+    counts: sp.csr_matrix, genes: np.ndarray, max_value: float = 10.0, library_size: np.ndarray | None = None
+) -> np.ndarray:
     """DiffusionST's expression features for the selected genes.
 
     Library-size normalisation to 1e4 over **all** genes, ``log1p``, then each selected gene divided by
     its standard deviation (ddof 1; a constant gene is left unscaled) and clipped at ``max_value``,
     without centring (scanpy ``scale(zero_center=False, max_value=10)``), so values stay non-negative.
+    The library size is each spot's total over the genes of ``counts``, or ``library_size`` when given
+    (whole-transcriptome totals for a matrix that holds only some genes; see :func:`check_library_size`).
 
     Returns
     -------
     numpy.ndarray
         Dense float32 ``spots x len(genes)`` matrix.
     """
-    library = np.asarray(counts.sum(axis=1)).ravel()
+    totals = np.asarray(counts.sum(axis=1)).ravel() if library_size is None else np.asarray(library_size)
+    library = totals.astype(counts.dtype)  # a copy, in the counts' precision whichever totals are used
     library[library == 0] = 1.0
     sub = sp.diags(1e4 / library) @ counts[:, genes]
     x = np.log1p(sub.toarray()).astype(np.float64)

@@ -97,6 +97,25 @@ def test_input_errors_name_the_argument(dlpfc_151673: ad.AnnData) -> None:
         diffusionst(dlpfc_151673[:100].copy(), layer="counts")
     with pytest.raises(TypeError, match="AnnData"):
         diffusionst(counts)
+    with pytest.raises(ValueError, match="`library_size` must be a vector with one total UMI count per spot \\(100\\)"):
+        diffusionst_arrays(counts, coords, library_size=np.ones(99))
+    with pytest.raises(KeyError, match="adata.obs\\['sum_umi'\\] not found; `library_size_key`"):
+        diffusionst(dlpfc_151673[:100].copy(), library_size_key="sum_umi")
+
+
+def test_library_size_key_is_used_and_recorded(dlpfc_151673: ad.AnnData) -> None:
+    tiny = dict(n_clusters=3, gcn_epochs=2, diffusion="none", n_top_genes=200, cluster_method="gmm", verbose=False)
+    adata = dlpfc_151673[:300].copy()
+    adata.obs["own_total"] = np.asarray(adata.X.sum(axis=1)).ravel()
+    adata.obs["whole_total"] = adata.obs["own_total"] * (1 + np.arange(300) % 3)
+    default = diffusionst(adata, copy=True, **tiny)
+    own = diffusionst(adata, copy=True, library_size_key="own_total", **tiny)
+    whole = diffusionst(adata, copy=True, library_size_key="whole_total", **tiny)
+    np.testing.assert_array_equal(own.obsm["X_diffusionst"], default.obsm["X_diffusionst"])
+    assert not np.allclose(whole.obsm["X_diffusionst"], default.obsm["X_diffusionst"], atol=1e-3)
+    assert default.uns["diffusionst"]["params"]["library_size"] == "input genes"
+    assert whole.uns["diffusionst"]["params"]["library_size"] == "supplied"
+    assert whole.uns["diffusionst"]["params"]["library_size_key"] == "whole_total"
 
 
 @pytest.mark.slow

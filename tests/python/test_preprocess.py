@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import scanpy as sc
 import scipy.sparse as sp
@@ -11,6 +12,7 @@ from spatialdiffusion.preprocess import (
     MIN_GENES,
     check_coords,
     check_counts,
+    check_library_size,
     from_images,
     image_side,
     normalize_log_scale,
@@ -69,6 +71,40 @@ def test_normalisation_matches_scanpy_reference(dlpfc_151673) -> None:
     sc.pp.scale(ref, zero_center=False, max_value=10)
     np.testing.assert_allclose(ours, np.asarray(ref.X[:, genes].todense() if sp.issparse(ref.X) else ref.X[:, genes]), rtol=1e-4, atol=1e-5)
     assert ours.min() >= 0 and ours.max() <= 10
+
+
+def test_library_size_replaces_the_totals_of_the_genes_given(dlpfc_151673, shared_file) -> None:
+    # spatialLIBD's whole-transcriptome totals of 151673: the 5000 genes of the file hold about 30% of them
+    meta = pd.read_csv(shared_file("dlpfc/visium_151673/metadata.tsv"), sep="\t").set_index("barcode")
+    library = meta["sum_umi"].reindex(dlpfc_151673.obs_names).to_numpy(dtype=float)
+    counts = check_counts(dlpfc_151673.X)
+    genes = np.arange(0, 5000, 7)
+    before = library.copy()
+    ours = normalize_log_scale(counts, genes, library_size=check_library_size(library, counts))
+    np.testing.assert_array_equal(library, before)  # the caller's vector is not modified
+    ref = sc.AnnData((sp.diags(1e4 / library) @ counts).toarray())
+    sc.pp.log1p(ref)
+    sc.pp.scale(ref, zero_center=False, max_value=10)
+    np.testing.assert_allclose(ours, np.asarray(ref.X[:, genes]), rtol=1e-4, atol=1e-5)
+    assert not np.allclose(ours, normalize_log_scale(counts, genes), atol=1e-3)
+    own = np.asarray(counts.sum(axis=1)).ravel()
+    np.testing.assert_array_equal(normalize_log_scale(counts, genes, library_size=own), normalize_log_scale(counts, genes))
+
+
+@pytest.mark.parametrize(
+    ("library", "message"),
+    [
+        ([10.0, 20.0, 30.0], "one total UMI count per spot \\(2\\), got shape \\(3,\\)"),
+        ([10.0, 0.0], "finite, positive totals; spot 1"),
+        ([np.nan, 20.0], "finite, positive totals; spot 0"),
+        ([2.0, 20.0], "smaller than the spot's counts over the genes given for 1 spot\\(s\\) \\(spot 0: 2 < 3\\)"),
+        (["a", "b"], "could not be read as numbers"),
+    ],
+)
+def test_library_size_errors_name_the_problem(library: list, message: str) -> None:
+    counts = check_counts(np.array([[1, 2, 0], [0, 5, 1]]))
+    with pytest.raises(ValueError, match=message):
+        check_library_size(library, counts)
 
 
 def test_image_layout_round_trip_and_sizes() -> None:

@@ -85,6 +85,20 @@ test_that("nClusters, seed and other arguments are range-checked before any work
     expect_error(runDiffusionST(m, nClusters = 4, coords = matrix(1, 3, 2)), "have 3 rows")
 })
 
+test_that("librarySize is checked before any work: column, length, sign, and at least the counts", {
+    sce <- smallDLPFC()
+    totals <- Matrix::colSums(SummarizedExperiment::assay(sce, "counts"))
+    expect_error(runDiffusionST(sce, nClusters = 4, librarySize = "sum_umi", verbose = FALSE),
+        "`librarySize` = \"sum_umi\" is not a column")
+    expect_error(runDiffusionST(sce, nClusters = 4, librarySize = totals[-1], verbose = FALSE),
+        "`librarySize` must be NULL, a column name, or 600 finite positive numbers")
+    expect_error(runDiffusionST(sce, nClusters = 4, librarySize = -totals, verbose = FALSE),
+        "finite positive numbers")
+    sce$halfTotal <- totals / 2
+    expect_error(runDiffusionST(sce, nClusters = 4, librarySize = "halfTotal", verbose = FALSE),
+        "smaller than the spot's counts over the genes given for 600 spot")
+})
+
 test_that("SpaLSTF inputs: reference without shared genes, unknown genes, missing assay", {
     osm <- smallOsmFISH()
     ref <- osm$reference

@@ -71,6 +71,21 @@ test_that("mclust_start = 'all' is accepted and recorded, and an unknown start i
         mclust_start = "random"), "mclust_start")
 })
 
+test_that("librarySize normalises by the totals given: the counts' own totals change nothing", {
+    skipIfNoPython()
+    sce <- smallDLPFC()
+    if (is.null(.cache$sceRun)) .cache$sceRun <- runTinyDST(sce)
+    default <- SingleCellExperiment::reducedDim(.cache$sceRun, "DiffusionST")
+    sce$ownTotal <- Matrix::colSums(SummarizedExperiment::assay(sce, "counts"))
+    same <- runTinyDST(sce, librarySize = "ownTotal")
+    expect_equal(SingleCellExperiment::reducedDim(same, "DiffusionST"), default)
+    expect_identical(S4Vectors::metadata(same)$DiffusionST$params$library_size, "supplied")
+    ## whole-transcriptome totals differ from the totals over these genes by a per-spot factor
+    other <- runTinyDST(sce, librarySize = sce$ownTotal * (1 + seq_len(ncol(sce)) %% 3))
+    expect_false(isTRUE(all.equal(SingleCellExperiment::reducedDim(other, "DiffusionST"), default)))
+    expect_identical(S4Vectors::metadata(.cache$sceRun)$DiffusionST$params$library_size, "input genes")
+})
+
 test_that("a Seurat object built from the same counts gets the same domains", {
     skipIfNoPython()
     skipIfNoSeurat()

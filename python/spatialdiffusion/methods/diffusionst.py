@@ -18,7 +18,7 @@ from ..cluster import cluster_embedding, refine_labels
 from ..graph import propagation_matrix, spatial_adjacency
 from ..io import spatial_coordinates
 from ..presets import diffusionst_config
-from ..preprocess import check_coords, check_counts, image_side, normalize_log_scale, select_hvg
+from ..preprocess import check_coords, check_counts, check_library_size, image_side, normalize_log_scale, select_hvg
 from .diffusionst_stages import denoise_gcn, embed, enhance_diffusion, unet_downsampling
 
 
@@ -33,6 +33,7 @@ def diffusionst_arrays(
     seed: int = 0,
     cluster: bool = True,
     verbose: bool = True,
+    library_size: np.ndarray | Sequence[float] | None = None,
     **overrides: object,
 ) -> dict:
     """Run DiffusionST on a spots x genes count matrix.
@@ -58,6 +59,11 @@ def diffusionst_arrays(
         ``mclust`` in R itself.
     verbose
         Show progress bars.
+    library_size
+        Each spot's total UMI count over the whole transcriptome, for a ``counts`` matrix that holds
+        only some genes (e.g. the top variable ones). DiffusionST normalises each spot by its library
+        size over all genes; without this, the totals over the genes of ``counts`` stand in for it.
+        Default ``None``.
     **overrides
         Any field of :class:`~spatialdiffusion.presets.DiffusionSTConfig` (e.g. ``gcn_epochs=50``).
 
@@ -73,6 +79,7 @@ def diffusionst_arrays(
     mat = check_counts(counts, "counts")
     n_spots, n_genes = mat.shape
     xy = check_coords(coords, n_spots, "coords")
+    library = None if library_size is None else check_library_size(library_size, mat, "library_size")
     n_clusters = check_positive_int(n_clusters, "n_clusters", minimum=2, maximum=max(2, n_spots - 1))
     if gene_names is not None:
         gene_names = check_gene_list(gene_names, "gene_names")
@@ -87,7 +94,7 @@ def diffusionst_arrays(
     image_side(min(n_genes, config.n_top_genes), unet_downsampling(config))  # too few genes: fail before any work
     with timer("preprocess"):
         hvg = select_hvg(mat, config.n_top_genes)
-        features = normalize_log_scale(mat, hvg)
+        features = normalize_log_scale(mat, hvg, library_size=library)
     with timer("graph"):
         propagation = propagation_matrix(spatial_adjacency(xy, config.n_neighbors))
     with timer("gcn"):
@@ -116,7 +123,8 @@ def diffusionst_arrays(
         result.update(domains=refined, domains_unrefined=labels, cluster_backend=backend)
     result.update(
         params={"method": "DiffusionST", "preset": preset_name, "n_clusters": n_clusters, "seed": seed, "device": str(dev),
-                "n_spots": n_spots, "n_genes_input": n_genes, "n_genes_selected": int(hvg.size), **config.to_dict()},
+                "n_spots": n_spots, "n_genes_input": n_genes, "n_genes_selected": int(hvg.size),
+                "library_size": "input genes" if library is None else "supplied", **config.to_dict()},
         timings={**timer.seconds, "total": timer.total},
         stats=stats,
         versions=package_versions(),
@@ -133,6 +141,7 @@ def diffusionst(
     seed: int = 0,
     layer: str | None = None,
     spatial_key: str = "spatial",
+    library_size_key: str | None = None,
     key_added: str = "diffusionst",
     copy: bool = False,
     verbose: bool = True,
@@ -154,6 +163,11 @@ def diffusionst(
         Layer holding raw counts (default ``X``).
     spatial_key
         ``obsm`` key of the coordinates.
+    library_size_key
+        ``obs`` column with each spot's total UMI count over the whole transcriptome, for data that
+        hold only some genes (e.g. ``"total_counts"`` from ``sc.pp.calculate_qc_metrics`` run before the
+        genes were subset, or spatialLIBD's ``"sum_umi"``); see ``library_size`` in
+        :func:`diffusionst_arrays`. Default ``None``: the totals over the genes present.
     key_added
         Prefix of the written keys.
     copy
@@ -174,10 +188,14 @@ def diffusionst(
         raise TypeError(f"`adata` must be an AnnData, got {type(adata).__name__}.")
     if layer is not None and layer not in adata.layers:
         raise KeyError(f"adata.layers[{layer!r}] not found; available layers: {list(adata.layers.keys())}.")
+    if library_size_key is not None and library_size_key not in adata.obs:
+        raise KeyError(f"adata.obs[{library_size_key!r}] not found; `library_size_key` must name an obs column of "
+                       f"whole-transcriptome totals per spot. Available columns: {list(adata.obs.columns)}.")
     counts = adata.layers[layer] if layer is not None else adata.X
+    library_size = None if library_size_key is None else adata.obs[library_size_key].to_numpy()
     result = diffusionst_arrays(
         counts, spatial_coordinates(adata, spatial_key), list(adata.var_names), n_clusters=n_clusters, preset=preset,
-        device=device, seed=seed, verbose=verbose, **overrides,
+        device=device, seed=seed, verbose=verbose, library_size=library_size, **overrides,
     )
     target = adata.copy() if copy else adata
     selected = np.zeros(target.n_vars, dtype=bool)
@@ -188,7 +206,7 @@ def diffusionst(
     target.obsm[f"{key_added}_enhanced"] = result["enhanced"]
     target.var[f"{key_added}_selected"] = selected
     target.uns[key_added] = {
-        "params": result["params"], "timings": result["timings"], "stats": result["stats"],
+        "params": {**result["params"], "library_size_key": library_size_key}, "timings": result["timings"], "stats": result["stats"],
         "versions": result["versions"], "cluster_backend": result["cluster_backend"],
         "genes": result["genes"],
     }
