@@ -3,9 +3,10 @@
 #' * `loadExampleDLPFC()`: human dorsolateral prefrontal cortex, 10x Visium slice 151673
 #'   (Maynard et al. 2021, spatialLIBD): raw UMI counts of 5000 variable genes (Ensembl IDs) for
 #'   the 3639 in-tissue spots, with `colData` columns `array_row`, `array_col`,
-#'   `pxl_row_in_fullres`, `pxl_col_in_fullres` and the manual annotation
-#'   `layer_guess_reordered` (Layer1..Layer6, WM; `NA` for unannotated spots). DiffusionST uses
-#'   7 domains on this slice.
+#'   `pxl_row_in_fullres`, `pxl_col_in_fullres`, the manual annotation
+#'   `layer_guess_reordered` (Layer1..Layer6, WM; `NA` for unannotated spots) and `sum_umi`, each
+#'   spot's UMI total over the whole transcriptome (pass `librarySize = "sum_umi"` to
+#'   [runDiffusionST()], since the counts hold 5000 genes). DiffusionST uses 7 domains on this slice.
 #' * `loadExampleOsmFISH()`: the SpaLSTF benchmark pair: osmFISH mouse somatosensory cortex
 #'   (Codeluppi et al. 2018; 3405 cells x 33 genes, `colData` columns `x_coord`, `y_coord`) and
 #'   the Allen mouse cortex SMART-seq reference (Tasic et al. 2016, 2018; 5613 cells, the same 33

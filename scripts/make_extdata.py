@@ -65,6 +65,9 @@ def make_dlpfc(data_dir: Path, out_dir: Path) -> int:
     size += write_xz(target / DLPFC_FILES["genes"], genes.to_csv(index=False))
     spots = adata.obs[SPOT_COLUMNS].copy()
     spots["layer_guess_reordered"] = spots["layer_guess_reordered"].astype(str)
+    # whole-transcriptome UMI totals (the library sizes DiffusionST normalises by); the file's 5000 genes hold ~30%
+    metadata = pd.read_csv(data_dir / "dlpfc" / "visium_151673" / "metadata.tsv", sep="\t").set_index("barcode")
+    spots["sum_umi"] = metadata["sum_umi"].reindex(spots.index).astype(np.int64)
     spots.index.name = "barcode"
     size += write_xz(target / DLPFC_FILES["spots"], spots.to_csv())
     if size > SIZE_LIMIT_DLPFC:

@@ -22,6 +22,7 @@ PRESETS = ("auto", "fast", "paper")
 DEMO_EXAMPLE = "dlpfc_151673"
 DEMO_TRUTH = "layer_guess_reordered"
 DEMO_CLUSTERS = 7
+DEMO_LIBRARY_SIZE = "sum_umi"  # the example holds 5000 genes; DiffusionST normalises by whole-transcriptome totals
 
 
 class InputError(ValueError):
@@ -226,7 +227,7 @@ def _cmd_demo(args: argparse.Namespace) -> None:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     adata = load_example(DEMO_EXAMPLE)
     print(f"{DEMO_EXAMPLE}: {adata.n_obs} spots x {adata.n_vars} genes; running DiffusionST (K = {DEMO_CLUSTERS}, preset {args.preset})")
-    seconds = _run_diffusionst(adata, DEMO_CLUSTERS, args)
+    seconds = _run_diffusionst(adata, DEMO_CLUSTERS, args, DEMO_LIBRARY_SIZE)
     scores = _score(adata, DEMO_TRUTH, "diffusionst_domain")
     _print_scores(scores, DEMO_TRUTH)
     print(f"wall time {seconds:.1f} s")

@@ -437,6 +437,8 @@ def load_example(name: str) -> ad.AnnData:
         - ``dlpfc_151673``: ``var_names`` are Ensembl IDs (``var['gene_ids']``);
           ``obs['array_row', 'array_col', 'pxl_row_in_fullres', 'pxl_col_in_fullres']``;
           ``obs['layer_guess_reordered']`` (categorical ground truth, ``"NA"`` for unannotated spots);
+          ``obs['sum_umi']`` (each spot's UMI total over the whole transcriptome, from spatialLIBD: the
+          library size to pass as ``library_size_key`` since the example holds 5000 genes);
           ``obsm['spatial'] = [pxl_col_in_fullres, pxl_row_in_fullres]``.
         - ``osmfish_st``: ``obs['x_coord', 'y_coord']`` (float32); ``obsm['spatial'] = [x_coord, y_coord]``.
         - ``osmfish_ref``: counts only.

@@ -137,6 +137,8 @@ def test_shipped_dlpfc_equals_the_shared_h5ad(dlpfc_151673: ad.AnnData) -> None:
         ref.obs["layer_guess_reordered"].astype(str).to_numpy(),
     )
     assert "Maynard" in example.uns["example"]["citation"]
+    # whole-transcriptome library sizes: spatialLIBD's sum_umi, at least the total over the 5000 genes
+    assert np.all(example.obs["sum_umi"].to_numpy() >= np.asarray(example.X.sum(axis=1)).ravel())
 
 
 @pytest.mark.filterwarnings("ignore::anndata.OldFormatWarning")

@@ -88,8 +88,11 @@ test_that("nClusters, seed and other arguments are range-checked before any work
 test_that("librarySize is checked before any work: column, length, sign, and at least the counts", {
     sce <- smallDLPFC()
     totals <- Matrix::colSums(SummarizedExperiment::assay(sce, "counts"))
-    expect_error(runDiffusionST(sce, nClusters = 4, librarySize = "sum_umi", verbose = FALSE),
-        "`librarySize` = \"sum_umi\" is not a column")
+    expect_error(runDiffusionST(sce, nClusters = 4, librarySize = "total_umi", verbose = FALSE),
+        "`librarySize` = \"total_umi\" is not a column")
+    ## the shipped example carries spatialLIBD's whole-transcriptome totals
+    expect_identical(SpatialDiffusion:::.librarySizes(SummarizedExperiment::colData(sce), "sum_umi",
+        SummarizedExperiment::assay(sce, "counts")), as.numeric(sce$sum_umi))
     expect_error(runDiffusionST(sce, nClusters = 4, librarySize = totals[-1], verbose = FALSE),
         "`librarySize` must be NULL, a column name, or 600 finite positive numbers")
     expect_error(runDiffusionST(sce, nClusters = 4, librarySize = -totals, verbose = FALSE),
