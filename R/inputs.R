@@ -311,11 +311,14 @@
 
 ## Whole-transcriptome library sizes, for counts that hold only some genes: NULL (use the totals
 ## over the genes given), a column of the cell annotations `df`, or one number per spot. Each must
-## be positive and at least the spot's count over the genes in `counts` (genes x spots).
+## be positive and at least the spot's count over the genes in `counts` (genes x spots). The
+## result carries where it came from in its "source" attribute.
 .librarySizes <- function(df, librarySize, counts) {
     if (is.null(librarySize)) return(NULL)
     n <- ncol(counts)
+    origin <- "numeric vector"
     if (is.character(librarySize) && length(librarySize) == 1L) {
+        origin <- paste0("column ", librarySize)
         if (is.null(df) || !librarySize %in% colnames(df)) {
             stop("`librarySize` = \"", librarySize, "\" is not a column of the cell annotations; ",
                 "pass a column name, one total UMI count per spot, or NULL.", call. = FALSE)
@@ -333,7 +336,7 @@
             length(short), " spot(s) (e.g. spot ", short[1], "); it must be each spot's total over ",
             "the whole transcriptome, computed before genes were removed.", call. = FALSE)
     }
-    as.numeric(librarySize)
+    structure(as.numeric(librarySize), source = origin)
 }
 
 ## Cell indices of each sample: one group "all" when there is a single sample.

@@ -30,7 +30,8 @@
 #' * `altExp(x, "DiffusionST")`: a SingleCellExperiment whose assay `"enhanced"` holds the
 #'   diffusion-enhanced expression of the selected genes (for several samples: the union of the
 #'   genes selected per sample, `NA` where a gene was not selected in a sample);
-#' * `metadata(x)$DiffusionST`: parameters, seed, coordinates used, timings (seconds) and versions.
+#' * `metadata(x)$DiffusionST`: parameters, seed, coordinates and library sizes used, timings
+#'   (seconds) and versions.
 #'
 #' For a Seurat object: the `meta.data` column `DiffusionST_domain`, the DimReduc
 #' `tolower(name)` (`"diffusionst"`, key `DiffusionST_`), the assay `name` holding the enhanced
@@ -224,6 +225,7 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
 
     meta <- runs[[1]]$metadata
     meta$coordinates <- crd$source
+    meta$librarySize <- if (is.null(libSize)) "totals over the genes given" else attr(libSize, "source")
     meta$nSpots <- length(cells)
     meta$nGenesInput <- length(genes)
     meta$nGenesSelected <- length(selected)

@@ -91,8 +91,10 @@ test_that("librarySize is checked before any work: column, length, sign, and at 
     expect_error(runDiffusionST(sce, nClusters = 4, librarySize = "total_umi", verbose = FALSE),
         "`librarySize` = \"total_umi\" is not a column")
     ## the shipped example carries spatialLIBD's whole-transcriptome totals
-    expect_identical(SpatialDiffusion:::.librarySizes(SummarizedExperiment::colData(sce), "sum_umi",
-        SummarizedExperiment::assay(sce, "counts")), as.numeric(sce$sum_umi))
+    lib <- SpatialDiffusion:::.librarySizes(SummarizedExperiment::colData(sce), "sum_umi",
+        SummarizedExperiment::assay(sce, "counts"))
+    expect_identical(as.vector(lib), as.numeric(sce$sum_umi))
+    expect_identical(attr(lib, "source"), "column sum_umi")
     expect_error(runDiffusionST(sce, nClusters = 4, librarySize = totals[-1], verbose = FALSE),
         "`librarySize` must be NULL, a column name, or 600 finite positive numbers")
     expect_error(runDiffusionST(sce, nClusters = 4, librarySize = -totals, verbose = FALSE),

@@ -80,10 +80,12 @@ test_that("librarySize normalises by the totals given: the counts' own totals ch
     same <- runTinyDST(sce, librarySize = "ownTotal")
     expect_equal(SingleCellExperiment::reducedDim(same, "DiffusionST"), default)
     expect_identical(S4Vectors::metadata(same)$DiffusionST$params$library_size, "supplied")
+    expect_identical(S4Vectors::metadata(same)$DiffusionST$librarySize, "column ownTotal")
     ## whole-transcriptome totals differ from the totals over these genes by a per-spot factor
     other <- runTinyDST(sce, librarySize = sce$ownTotal * (1 + seq_len(ncol(sce)) %% 3))
     expect_false(isTRUE(all.equal(SingleCellExperiment::reducedDim(other, "DiffusionST"), default)))
     expect_identical(S4Vectors::metadata(.cache$sceRun)$DiffusionST$params$library_size, "input genes")
+    expect_identical(S4Vectors::metadata(other)$DiffusionST$librarySize, "numeric vector")
 })
 
 test_that("a Seurat object built from the same counts gets the same domains", {
