@@ -203,10 +203,9 @@ def _cmd_diffusionst(args: argparse.Namespace) -> None:
     if args.plot is not None:
         args.plot.resolve().parent.mkdir(parents=True, exist_ok=True)
     adata = _read_input(args.input, "INPUT")
-    if args.truth_key is not None and args.truth_key not in adata.obs:
-        raise InputError(f"--truth-key {args.truth_key!r} is not a column of obs; available: {list(adata.obs.columns)}.")
-    if args.library_size_key is not None and args.library_size_key not in adata.obs:
-        raise InputError(f"--library-size-key {args.library_size_key!r} is not a column of obs; available: {list(adata.obs.columns)}.")
+    for option, key in (("--truth-key", args.truth_key), ("--library-size-key", args.library_size_key)):
+        if key is not None and key not in adata.obs:
+            raise InputError(f"{option} {key!r} is not a column of obs; available: {list(adata.obs.columns)}.")
     seconds = _run_diffusionst(adata, args.n_clusters, args, args.library_size_key)
     print(f"DiffusionST: {adata.n_obs} spots, K = {args.n_clusters}, {seconds:.1f} s")
     if args.truth_key is not None:

@@ -170,6 +170,13 @@ def test_unknown_truth_key_in_a_space_ranger_folder(
     assert not (tmp_path / "o.h5ad").exists()
 
 
+def test_unknown_library_size_key(files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["diffusionst", str(files["dlpfc_corner"]), "--n-clusters", "7", "--out", str(tmp_path / "o.h5ad"),
+            "--library-size-key", "total_counts"]  # fmt: skip
+    assert_input_error(argv, "--library-size-key 'total_counts' is not a column of obs", capsys)
+    assert not (tmp_path / "o.h5ad").exists()
+
+
 def test_unknown_method_setting(files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["diffusionst", str(files["dlpfc_corner"]), "--n-clusters", "7", "--out", str(tmp_path / "o.h5ad"), "--set", "no_such_setting=1"]
     assert_input_error(argv, "no_such_setting", capsys)
@@ -192,7 +199,7 @@ def test_reference_must_be_h5ad(files: dict[str, Path], tmp_path: Path, capsys: 
 def test_diffusionst_end_to_end(files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out, png = tmp_path / "res" / "out.h5ad", tmp_path / "res" / "domains.png"
     argv = ["diffusionst", str(files["dlpfc_corner"]), "--n-clusters", "4", "--out", str(out), "--plot", str(png),
-            "--truth-key", "layer_guess_reordered", "--seed", "1", *TINY_DIFFUSIONST]  # fmt: skip
+            "--truth-key", "layer_guess_reordered", "--library-size-key", "sum_umi", "--seed", "1", *TINY_DIFFUSIONST]  # fmt: skip
     code, stdout, err = run_cli(argv, capsys)
     assert code == 0, err
     assert "ARI " in stdout and png.stat().st_size > 10_000
@@ -201,6 +208,7 @@ def test_diffusionst_end_to_end(files: dict[str, Path], tmp_path: Path, capsys: 
     assert set(domains) <= {"1", "2", "3", "4"}
     assert result.obsm["X_diffusionst"].shape[0] == result.n_obs
     assert result.uns["diffusionst"]["params"]["seed"] == 1
+    assert result.uns["diffusionst"]["params"]["library_size_key"] == "sum_umi"
 
 
 @pytest.mark.slow
@@ -211,6 +219,7 @@ def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert (tmp_path / "dlpfc_151673_domains.png").stat().st_size > 50_000
     result = ad.read_h5ad(tmp_path / "dlpfc_151673_diffusionst.h5ad")
     assert result.n_obs == 3639 and result.obs["diffusionst_domain"].nunique() <= 7
+    assert result.uns["diffusionst"]["params"]["library_size"] == "supplied"
 
 
 @pytest.mark.slow
