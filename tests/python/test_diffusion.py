@@ -78,6 +78,26 @@ def test_ddim_timesteps_and_exact_recovery_with_true_noise():
     assert torch.allclose(out, sched.add_noise(x0, eps, torch.full((4,), 100)), atol=1e-5)
 
 
+@pytest.mark.parametrize("num_steps", [1, 2, 5])
+@pytest.mark.parametrize("start", [None, 10])
+def test_ddim_starts_at_the_start_timestep_and_recovers_x0_with_an_oracle(num_steps, start):
+    sched = NoiseSchedule.linear(100, 1e-4, 0.02)
+    sampler = DDIMSampler(sched, num_steps=num_steps)
+    steps = sampler.timesteps(start)
+    first = 99 if start is None else start
+    assert steps[0] == first and len(steps) == num_steps  # the first network call sees the noised start
+    x0 = torch.rand(4, 6) * 2 - 1
+    noisy = sched.add_noise(x0, torch.randn(4, 6, generator=torch.Generator().manual_seed(2)), torch.full((4,), first))
+
+    def oracle(x, t):  # the noise that turns x0 into x at t
+        abar = sched.alphas_cumprod[t].reshape(-1, 1)
+        return ((x - abar.sqrt() * x0) / (1 - abar).sqrt()).float()
+
+    out = sample(oracle, sampler, noisy, generator=torch.Generator().manual_seed(0), start_t=start)
+    assert torch.allclose(out, x0, atol=1e-4)
+    assert not torch.allclose(noisy, x0, atol=1e-2)  # the start really was noised
+
+
 def test_sample_puts_known_values_back_every_step():
     sched = NoiseSchedule.cosine(30)
     known = torch.linspace(-1, 1, 12).reshape(3, 4)

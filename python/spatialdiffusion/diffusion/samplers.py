@@ -98,7 +98,7 @@ class DDIMSampler:
 
     def timesteps(self, start: int | None = None) -> list[int]:
         start = self.schedule.num_timesteps - 1 if start is None else int(start)
-        steps = np.unique(np.round(np.linspace(0, start, min(self.num_steps, start + 1))).astype(int))
+        steps = np.unique(np.round(np.linspace(start, 0, min(self.num_steps, start + 1))).astype(int))  # always holds `start`
         return [int(s) for s in steps[::-1]]
 
     def step(self, noise_pred: torch.Tensor, t: int, t_next: int, x_t: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
