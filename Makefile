@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export SPATIALDIFFUSION_PYTHON := $(CURDIR)/$(PY)
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: setup demo test test-python test-r benchmarks clean
+.PHONY: setup demo test test-python test-r clean
 
 setup:
 	@bash scripts/setup.sh

@@ -74,7 +74,7 @@ def main() -> None:
         print(json.dumps(line), flush=True)
 
     for total in args.epochs:
-        cfg = spalstf_config("fast", epochs=total, **{"n_models": 1, **overrides})  # one denoiser per model seed
+        cfg = spalstf_config("fast", epochs=total, **{"n_models": 1, **overrides})[1]  # one denoiser per model seed
         draws: dict[int, list[np.ndarray]] = {i: [] for i in range(len(sample_specs))}
         for model_seed in args.model_seeds:
             model = SpaLSTFModel(cfg, [genes[i] for i in train_idx], [genes[i] for i in test_idx], torch.device("cpu"))

@@ -60,7 +60,7 @@ def main() -> None:
     names, st_idx, ref_idx = shared_genes(list(st.var_names), list(ref.var_names))
     st_counts, ref_counts = as_counts(st.X, "st")[:, st_idx], as_counts(ref.X, "ref")[:, ref_idx]
     coords = spatial_coordinates(st, required=False)
-    config = spalstf_config("fast", **{"n_models": 1, **dict(parse_setting(item) for item in args.set)})
+    config = spalstf_config("fast", **{"n_models": 1, **dict(parse_setting(item) for item in args.set)})[1]
     device = torch.device("cpu")
     column = {gene: j for j, gene in enumerate(names)}
     imputed = {spec: np.zeros(st_counts.shape) for spec in variants}

@@ -6,12 +6,13 @@ fixes a whole run; every result records :func:`package_versions` next to its par
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import platform
 import random
 import time
 from contextlib import contextmanager
-from typing import Iterable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 import torch
@@ -45,6 +46,27 @@ def seed_everything(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def restores_global_rng(function: Callable[..., T]) -> Callable[..., T]:
+    """Decorator: Python's, NumPy's and torch's global random states are what they were before the call.
+
+    The methods seed the global generators (:func:`seed_everything`) so that every step, including those
+    of libraries that draw from them, follows ``seed``. Decorating a method's entry point keeps that from
+    leaving a trace in the caller's own random streams, as the R side does with R's.
+    """
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        python_state, numpy_state = random.getstate(), np.random.get_state()
+        try:
+            with torch.random.fork_rng():
+                return function(*args, **kwargs)
+        finally:
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)
+
+    return wrapper
+
+
 def check_seed(seed: object) -> int:
     """Return ``seed`` as an int, or raise a clear error when it is not a non-negative integer."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) and not (
@@ -52,8 +74,8 @@ def check_seed(seed: object) -> int:
     ):
         raise TypeError(f"`seed` must be a non-negative integer, got {seed!r}.")
     seed = int(seed)
-    if seed < 0:
-        raise ValueError(f"`seed` must be a non-negative integer, got {seed}.")
+    if not 0 <= seed < 2**63:
+        raise ValueError(f"`seed` must be a non-negative integer below 2**63, got {seed}.")
     return seed
 
 
@@ -192,6 +214,13 @@ def check_positive_int(value: object, name: str, *, minimum: int = 1, maximum: i
     if value < minimum or (maximum is not None and value > maximum):
         upper = f" and at most {maximum}" if maximum is not None else ""
         raise ValueError(f"`{name}` must be at least {minimum}{upper}, got {value}.")
+    return value
+
+
+def check_key(value: object, name: str) -> str:
+    """Validate a key that results are stored under (``key_added``): a non-empty string."""
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"`{name}` must be a non-empty string, got {value!r}.")
     return value
 
 

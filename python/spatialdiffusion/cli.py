@@ -288,15 +288,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        Exit status: 0 on success, 2 for invalid arguments or input (the message is printed to stderr as
-        ``error: ...``).
+        Exit status: 0 on success, 2 for invalid arguments or input, or when ``--set cluster_method=mclust`` finds
+        no R/mclust (the message is printed to stderr as ``error: ...``).
     """
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], None] = args.handler
+    from .cluster.mclust import MclustUnavailableError  # after parsing, so that --help stays fast
+
     try:
         handler(args)
-    except INPUT_ERRORS as err:
+    except (*INPUT_ERRORS, MclustUnavailableError) as err:
         print(f"error: {_error_message(err)}", file=sys.stderr)
         return 2
     return 0

@@ -181,6 +181,8 @@ def _decode(values: np.ndarray) -> np.ndarray:
 
 def _read_10x_h5(file: Path) -> tuple[ad.AnnData, dict[str, str]]:
     """Read a 10x HDF5 feature-barcode matrix (Cell Ranger / Space Ranger >= 3 layout)."""
+    if not h5py.is_hdf5(file):
+        raise ValueError(f"{file} is not an HDF5 file; expected Space Ranger's 10x HDF5 feature-barcode matrix.")
     with h5py.File(file, "r") as h5:
         if "matrix" not in h5:
             raise ValueError(
@@ -238,6 +240,9 @@ def _read_tissue_positions(spatial_dir: Path) -> pd.DataFrame:
             "'tissue_positions_list.csv' (older versions)."
         )
     table["barcode"] = table["barcode"].astype(str)
+    numeric = [c for c in POSITION_COLUMNS[1:] if not pd.api.types.is_numeric_dtype(table[c]) or table[c].isna().any()]
+    if numeric:
+        raise ValueError(f"The tissue positions in {spatial_dir} have non-numeric or missing values in column(s) {numeric}.")
     if table["barcode"].duplicated().any():
         raise ValueError(f"The tissue positions in {spatial_dir} list some barcodes more than once.")
     return table.set_index("barcode")
@@ -248,7 +253,10 @@ def _read_scalefactors(spatial_dir: Path) -> dict[str, float]:
     if not file.is_file():
         raise FileNotFoundError(f"Missing {file}: Space Ranger writes the image scale factors there.")
     with open(file) as handle:
-        return json.load(handle)
+        try:
+            return json.load(handle)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{file} is not valid JSON ({err}); Space Ranger writes the image scale factors there.") from None
 
 
 def _read_images(spatial_dir: Path) -> dict[str, np.ndarray]:
@@ -332,6 +340,44 @@ def add_annotation(
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Counts of an AnnData
+# ---------------------------------------------------------------------------------------------------------
+
+
+def counts_of(adata: object, layer: str | None = None, name: str = "adata") -> tuple[object, str]:
+    """The raw counts of an AnnData argument and how to name them in an error message.
+
+    Parameters
+    ----------
+    adata
+        The argument; anything but an AnnData is an error.
+    layer
+        Layer holding the counts, or ``None`` for ``X``.
+    name
+        Name of the argument (``"adata"``, ``"adata_ref"``, ...).
+
+    Returns
+    -------
+    tuple
+        The matrix (unchecked) and its label, e.g. ``"adata.X"`` or ``"adata.layers['counts']"``.
+
+    Raises
+    ------
+    TypeError
+        If ``adata`` is not an AnnData.
+    KeyError
+        If ``layer`` is not one of its layers.
+    """
+    if not isinstance(adata, ad.AnnData):
+        raise TypeError(f"`{name}` must be an AnnData, got {type(adata).__name__}.")
+    if layer is None:
+        return adata.X, f"{name}.X"
+    if layer not in adata.layers:
+        raise KeyError(f"{name}.layers[{layer!r}] not found; available layers: {list(adata.layers.keys())}.")
+    return adata.layers[layer], f"{name}.layers[{layer!r}]"
+
+
+# ---------------------------------------------------------------------------------------------------------
 # Coordinates of an AnnData
 # ---------------------------------------------------------------------------------------------------------
 
@@ -343,7 +389,7 @@ def spatial_coordinates(adata: ad.AnnData, spatial_key: str = "spatial", *, requ
     """Spot or cell coordinates of an AnnData, as an ``n_obs x 2`` float array.
 
     Looked up in order: the first two columns of ``adata.obsm[spatial_key]`` (the scanpy convention),
-    then the first pair of :data:`COORD_COLUMNS` present in ``adata.obs``.
+    then, for the default key only, the first pair of :data:`COORD_COLUMNS` present in ``adata.obs``.
 
     Parameters
     ----------
@@ -358,12 +404,14 @@ def spatial_coordinates(adata: ad.AnnData, spatial_key: str = "spatial", *, requ
     Raises
     ------
     KeyError
-        When ``required`` and no coordinates are found; the message lists the places searched and how
-        to add them.
+        When ``spatial_key`` is not the default and not in ``adata.obsm``, or when ``required`` and no
+        coordinates are found; the message lists the places searched and how to add them.
     """
     if spatial_key in adata.obsm:
         xy = np.asarray(adata.obsm[spatial_key], dtype=np.float64)
         return xy[:, :2] if xy.ndim == 2 and xy.shape[1] > 2 else xy
+    if spatial_key != "spatial":
+        raise KeyError(f"`spatial_key`={spatial_key!r} is not a key of adata.obsm (it has {list(adata.obsm.keys())}).")
     for x, y in COORD_COLUMNS:
         if x in adata.obs and y in adata.obs:
             return adata.obs[[x, y]].to_numpy(dtype=np.float64)

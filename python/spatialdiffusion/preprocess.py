@@ -17,11 +17,8 @@ import scanpy as sc
 MIN_GENES = 16
 """Fewest genes DiffusionST accepts: a 4x4 image, the smallest grid the U-Net can halve twice."""
 
-ArrayLike = np.ndarray | sp.spmatrix
-
-
 def check_counts(counts: object, name: str = "counts") -> sp.csr_matrix:
-    """Validate a spots x genes raw count matrix and return it as float32 CSR.
+    """Validate a spots (or cells) x genes raw count matrix and return it as float32 CSR.
 
     Parameters
     ----------
@@ -43,14 +40,14 @@ def check_counts(counts: object, name: str = "counts") -> sp.csr_matrix:
     elif isinstance(counts, (np.ndarray, pd.DataFrame)) or hasattr(counts, "__array__"):
         arr = np.asarray(counts)
         if arr.ndim != 2:
-            raise TypeError(f"`{name}` must be a 2-D spots x genes matrix, got an array with {arr.ndim} dimension(s).")
+            raise TypeError(f"`{name}` must be a 2-D spots (cells) x genes matrix, got an array with {arr.ndim} dimension(s).")
         if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
             raise TypeError(f"`{name}` must hold numbers, got dtype {arr.dtype}.")
         mat = sp.csr_matrix(arr)
     else:
         raise TypeError(f"`{name}` must be a numpy array or scipy sparse matrix of raw counts, got {type(counts).__name__}.")
     if mat.shape[0] == 0 or mat.shape[1] == 0:
-        raise ValueError(f"`{name}` is empty (shape {mat.shape}); it needs spots as rows and genes as columns.")
+        raise ValueError(f"`{name}` is empty (shape {mat.shape}); it needs spots (cells) as rows and genes as columns.")
     data = mat.data
     if not np.all(np.isfinite(data)):
         raise ValueError(f"`{name}` contains NaN or infinite values; pass raw counts without missing values.")
@@ -65,13 +62,36 @@ def check_counts(counts: object, name: str = "counts") -> sp.csr_matrix:
 
 
 def check_coords(coords: object, n_obs: int, name: str = "coords") -> np.ndarray:
-    """Validate spot coordinates: an ``n_obs x 2`` finite numeric array (extra columns are an error)."""
+    """Validate spot coordinates: an ``n_obs x 2`` finite numeric array (extra columns are an error).
+
+    Parameters
+    ----------
+    coords
+        Spot positions, one row per spot (cell) and two columns; anything ``numpy.asarray(coords,
+        dtype=float)`` accepts.
+    n_obs
+        Number of spots (cells) in the count matrix, which ``coords`` must have as rows.
+    name
+        Argument name used in error messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 ``n_obs x 2`` array.
+
+    Raises
+    ------
+    ValueError
+        If ``coords`` is ``None``, is not 2-D with exactly two columns, does not have ``n_obs`` rows, or
+        contains NaN or infinite values. Values that cannot be converted to float raise numpy's own
+        ``ValueError`` (or ``TypeError``).
+    """
     arr = np.asarray(coords, dtype=float) if coords is not None else None
     if arr is None or arr.ndim != 2 or arr.shape[1] != 2:
         shape = None if arr is None else arr.shape
-        raise ValueError(f"`{name}` must be an n_spots x 2 array of spatial coordinates, got shape {shape}.")
+        raise ValueError(f"`{name}` must be an n x 2 array of spatial coordinates, one row per spot (cell), got shape {shape}.")
     if arr.shape[0] != n_obs:
-        raise ValueError(f"`{name}` has {arr.shape[0]} rows but the count matrix has {n_obs} spots; they must match.")
+        raise ValueError(f"`{name}` has {arr.shape[0]} rows but the count matrix has {n_obs} spots (cells); they must match.")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"`{name}` contains NaN or infinite values; every spot needs a finite position.")
     return arr
@@ -128,6 +148,24 @@ def select_hvg(counts: sp.csr_matrix, n_top_genes: int) -> np.ndarray:
 
     The indices are returned in the input's gene order (the order that fixes pixel positions), not in
     rank order. When there are no more genes than requested, every gene is kept.
+
+    Parameters
+    ----------
+    counts
+        Spots x genes raw counts (as returned by :func:`check_counts`).
+    n_top_genes
+        Number of genes to select.
+
+    Returns
+    -------
+    numpy.ndarray
+        Integer column indices into ``counts``, ascending; ``numpy.arange(n_genes)`` when
+        ``n_genes <= n_top_genes``.
+
+    Raises
+    ------
+    ValueError
+        When the selection's loess fit is singular, which happens with very few spots.
     """
     n_genes = counts.shape[1]
     if n_genes <= n_top_genes:
@@ -135,7 +173,14 @@ def select_hvg(counts: sp.csr_matrix, n_top_genes: int) -> np.ndarray:
     adata = ad.AnnData(X=counts)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sc.pp.highly_variable_genes(adata, flavor="seurat_v3", n_top_genes=n_top_genes)
+        try:
+            sc.pp.highly_variable_genes(adata, flavor="seurat_v3", n_top_genes=n_top_genes)
+        except ValueError as err:  # scikit-misc's loess of log variance on log mean
+            raise ValueError(
+                f"seurat_v3 gene selection failed on {counts.shape[0]} spots x {n_genes} genes: its loess fit of the "
+                f"genes' variance on their mean is singular ({err}). This happens with very few spots; run on more "
+                f"spots (a whole sample), or keep every gene with `n_top_genes` >= {n_genes}."
+            ) from err
     return np.flatnonzero(adata.var["highly_variable"].to_numpy())
 
 
@@ -145,10 +190,23 @@ def normalize_log_scale(
     """DiffusionST's expression features for the selected genes.
 
     Library-size normalisation to 1e4 over **all** genes, ``log1p``, then each selected gene divided by
-    its standard deviation (ddof 1; a constant gene is left unscaled) and clipped at ``max_value``,
-    without centring (scanpy ``scale(zero_center=False, max_value=10)``), so values stay non-negative.
+    its standard deviation (ddof 1; a constant gene, or every gene when there is a single spot, is left
+    unscaled) and clipped at ``max_value``, without centring (scanpy ``scale(zero_center=False,
+    max_value=10)``), so values stay non-negative.
     The library size is each spot's total over the genes of ``counts``, or ``library_size`` when given
     (whole-transcriptome totals for a matrix that holds only some genes; see :func:`check_library_size`).
+
+    Parameters
+    ----------
+    counts
+        Spots x genes raw counts (as returned by :func:`check_counts`).
+    genes
+        Column indices of the genes to return (e.g. from :func:`select_hvg`).
+    max_value
+        Upper clip applied after scaling.
+    library_size
+        Optional per-spot library sizes, one per row of ``counts``; not validated here (use
+        :func:`check_library_size`). A zero library size, given or computed, is replaced by 1.
 
     Returns
     -------
@@ -172,6 +230,23 @@ def image_side(n_genes: int, multiple: int = 4) -> int:
     the paper's network, 8 with 2x2 patches) with ``side**2 >= n_genes``: 4096 genes give the paper's
     64x64 image, 1000 genes a 32x32 image, 33 genes an 8x8 image. Gene ``j`` sits at pixel
     ``(j // side, j % side)``; the remaining pixels are zero padding and are ignored by the loss.
+
+    Parameters
+    ----------
+    n_genes
+        Number of gene values per spot.
+    multiple
+        The side is rounded up to a multiple of this.
+
+    Returns
+    -------
+    int
+        ``multiple * ceil(sqrt(n_genes) / multiple)``.
+
+    Raises
+    ------
+    ValueError
+        If ``n_genes`` is below :data:`MIN_GENES` (16), whatever ``multiple`` is.
     """
     if n_genes < MIN_GENES:
         raise ValueError(
@@ -182,7 +257,26 @@ def image_side(n_genes: int, multiple: int = 4) -> int:
 
 
 def to_images(features: np.ndarray, side: int) -> np.ndarray:
-    """Lay each row of ``features`` out row-major on a ``side x side`` grid, zero-padded: ``(N, 1, side, side)``."""
+    """Lay each row of ``features`` out row-major on a ``side x side`` grid, zero-padded: ``(N, 1, side, side)``.
+
+    Parameters
+    ----------
+    features
+        ``N x G`` matrix with ``G <= side**2``.
+    side
+        Image side, e.g. from :func:`image_side`.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(N, 1, side, side)`` array (a new array); gene ``j`` sits at pixel
+        ``(j // side, j % side)`` and the pixels after the last gene are zero.
+
+    Raises
+    ------
+    ValueError
+        If ``features`` has more columns than ``side**2`` pixels (numpy's broadcasting error).
+    """
     n, g = features.shape
     padded = np.zeros((n, side * side), dtype=np.float32)
     padded[:, :g] = features
@@ -190,5 +284,20 @@ def to_images(features: np.ndarray, side: int) -> np.ndarray:
 
 
 def from_images(images: np.ndarray, n_genes: int) -> np.ndarray:
-    """Inverse of :func:`to_images`: drop the padding and return ``(N, n_genes)``."""
+    """Inverse of :func:`to_images`: drop the padding and return ``(N, n_genes)``.
+
+    Parameters
+    ----------
+    images
+        Array of shape ``(N, ...)`` whose trailing dimensions flatten row-major into the pixels, e.g.
+        ``(N, 1, side, side)``.
+    n_genes
+        Number of leading pixels (genes) to keep.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, n_genes)`` array of the same dtype as ``images``; a view of ``images`` when numpy can
+        reshape it without copying.
+    """
     return images.reshape(images.shape[0], -1)[:, :n_genes]

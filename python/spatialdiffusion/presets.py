@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ._settings import check_at_least, check_choice, coerce_field_types, with_overrides
 from .cluster.mclust import MCLUST_STARTS
 
 
@@ -26,7 +27,7 @@ class DiffusionSTConfig:
     n_neighbors
         Spatial k-NN graph degree before symmetrising (4).
     latent_dim
-        GCN latent width (64).
+        GCN latent width (64; at most the number of spots and of genes).
     gcn_epochs, gcn_lr
         Full-batch Adam epochs and learning rate of the GCN autoencoder (500, 1e-3).
     gcn_init
@@ -103,29 +104,27 @@ class DiffusionSTConfig:
     refine_neighbors: int = 50
 
     def __post_init__(self) -> None:
-        allowed = {
-            "zinb_target": ("scaled", "counts"),
-            "gcn_init": ("xavier", "pca"),
-            "zinb_heads_from": ("reconstruction", "latent"),
-            "diffusion": ("ddpm", "none"),
-            "cluster_method": ("auto", "mclust", "gmm"),
-            "mclust_start": MCLUST_STARTS,
-        }
-        for name, values in allowed.items():
-            if getattr(self, name) not in values:
-                raise ValueError(f"`{name}` must be one of {values}, got {getattr(self, name)!r}.")
-        for name in ("n_top_genes", "n_neighbors", "latent_dim", "gcn_epochs", "unet_channels", "diffusion_timesteps",
-                     "batch_size", "sampling_steps", "n_candidates", "n_keep", "n_pcs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+        coerce_field_types(self)
+        for name, values in (("zinb_target", ("scaled", "counts")), ("gcn_init", ("xavier", "pca")),
+                             ("zinb_heads_from", ("reconstruction", "latent")), ("diffusion", ("ddpm", "none")),
+                             ("cluster_method", ("auto", "mclust", "gmm")), ("mclust_start", MCLUST_STARTS)):
+            check_choice(self, name, values)
+        check_at_least(self, ("n_top_genes", "n_neighbors", "latent_dim", "gcn_epochs", "unet_channels", "diffusion_timesteps",
+                              "batch_size", "sampling_steps", "n_candidates", "n_keep", "n_pcs"), 1)
+        check_at_least(self, ("refine_neighbors", "train_epochs", "zinb_spots", "mse_weight", "zinb_weight"), 0)
+        check_at_least(self, ("gcn_lr", "diffusion_lr", "beta_start"), 0, strict=True)
+        if min(self.unet_mults) < 1:
+            raise ValueError(f"`unet_mults` must hold positive integers, got {self.unet_mults}.")
+        if self.unet_patch_size not in (1, 2):
+            raise ValueError(f"`unet_patch_size` must be 1 or 2, got {self.unet_patch_size}.")
+        if not self.beta_start < self.beta_end < 1:
+            raise ValueError(f"The noise schedule needs 0 < `beta_start` < `beta_end` < 1, got {self.beta_start} and {self.beta_end}.")
+        if self.mse_weight == 0 and self.zinb_weight == 0:
+            raise ValueError("`mse_weight` and `zinb_weight` cannot both be 0: the GCN would have nothing to learn.")
         if self.n_keep > self.n_candidates:
             raise ValueError(f"`n_keep` ({self.n_keep}) cannot exceed `n_candidates` ({self.n_candidates}).")
         if not 0 <= self.start_timestep < self.diffusion_timesteps:
             raise ValueError(f"`start_timestep` must lie in [0, {self.diffusion_timesteps - 1}], got {self.start_timestep}.")
-        for name in ("refine_neighbors", "train_epochs", "zinb_spots"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"`{name}` must be non-negative, got {getattr(self, name)}.")
 
     def to_dict(self) -> dict:
         """Plain-dict form for provenance records."""
@@ -162,15 +161,11 @@ def diffusionst_config(preset: str, device: torch.device, **overrides: object) -
     Raises
     ------
     ValueError
-        For an unknown preset or an override that is not a :class:`DiffusionSTConfig` field.
+        For an unknown preset, or an override outside its field's range.
+    TypeError
+        For an override that is not a :class:`DiffusionSTConfig` field, or of the wrong type.
     """
     if not isinstance(preset, str) or preset not in ("auto", *DIFFUSIONST_PRESETS):
         raise ValueError(f"`preset` must be one of {('auto', *DIFFUSIONST_PRESETS)}, got {preset!r}.")
     name = ("paper" if device.type == "cuda" else "fast") if preset == "auto" else preset
-    fields = {f.name for f in dataclasses.fields(DiffusionSTConfig)}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise ValueError(f"Unknown DiffusionST setting(s) {unknown}; valid settings are {sorted(fields)}.")
-    if "unet_mults" in overrides:
-        overrides["unet_mults"] = tuple(int(m) for m in overrides["unet_mults"])  # type: ignore[union-attr]
-    return name, dataclasses.replace(DIFFUSIONST_PRESETS[name], **overrides)
+    return name, with_overrides(DiffusionSTConfig, dataclasses.asdict(DIFFUSIONST_PRESETS[name]), overrides, "DiffusionST")

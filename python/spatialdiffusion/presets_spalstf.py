@@ -12,12 +12,12 @@ Any field can be overridden by keyword: ``spalstf(..., preset="fast", epochs=50)
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Iterable
 
 import torch
 
-from ._utils import check_positive_int
+from ._settings import check_at_least, check_choice, coerce_field_types, with_overrides
 
 PRESETS = ("paper", "fast")
 VARIANTS = ("spalstf", "stdiff")
@@ -141,23 +141,17 @@ class SpaLSTFConfig:
     min_shared_genes: int = 10
 
     def __post_init__(self) -> None:
+        coerce_field_types(self)
         for name, allowed in (("variant", VARIANTS), ("cell_order", CELL_ORDERS), ("sampler", SAMPLERS), ("scale_genes", SCALE_GENES), ("lr_decay", LR_DECAYS), ("x0_clamp", X0_CLAMPS)):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"`{name}` must be one of {allowed}, got {getattr(self, name)!r}.")
-        for name in ("depth", "num_heads", "lstm_hidden", "lstm_layers", "epochs", "num_timesteps", "sampler_steps", "n_samples", "n_models", "min_shared_genes"):
-            check_positive_int(getattr(self, name), name)
-        for name in ("hidden", "batch_size", "lstm_window"):
-            if getattr(self, name) is not None:
-                check_positive_int(getattr(self, name), name)
-        if self.lr <= 0 or self.grad_clip <= 0:
-            raise ValueError("`lr` and `grad_clip` must be positive.")
-        for name in ("capture_jitter", "sample_jitter"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"`{name}` must be non-negative, got {getattr(self, name)}.")
+            check_choice(self, name, allowed)
+        check_at_least(self, ("depth", "num_heads", "lstm_hidden", "lstm_layers", "epochs", "num_timesteps", "sampler_steps", "n_samples",
+                              "n_models", "min_shared_genes", "hidden", "batch_size", "lstm_window"), 1)
+        check_at_least(self, ("lr", "grad_clip", "mlp_ratio"), 0, strict=True)
+        check_at_least(self, ("capture_jitter", "sample_jitter", "kl_weight", "ddim_eta"), 0)
+        if self.ddim_eta > 1:
+            raise ValueError(f"`ddim_eta` must lie in [0, 1] (0: deterministic DDIM, 1: DDPM's variance), got {self.ddim_eta}.")
         if self.target_ceiling <= 1:
             raise ValueError(f"`target_ceiling` must exceed 1 (the cell's observed maximum in model space), got {self.target_ceiling}.")
-        if self.kl_weight is not None and self.kl_weight < 0:
-            raise ValueError(f"`kl_weight` must be non-negative or None, got {self.kl_weight}.")
 
     def resolved(self, n_genes: int) -> "SpaLSTFConfig":
         """Fill the size-dependent fields (``hidden``, ``batch_size``, ``kl_weight``) for ``n_genes`` genes."""
@@ -197,8 +191,8 @@ _PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def spalstf_config(preset: str = "auto", device: torch.device | None = None, **overrides: Any) -> SpaLSTFConfig:
-    """Build a :class:`SpaLSTFConfig` from a preset name plus keyword overrides.
+def spalstf_config(preset: str = "auto", device: torch.device | None = None, **overrides: Any) -> tuple[str, SpaLSTFConfig]:
+    """Resolve a preset name and build its :class:`SpaLSTFConfig` with keyword overrides on top.
 
     Parameters
     ----------
@@ -208,13 +202,21 @@ def spalstf_config(preset: str = "auto", device: torch.device | None = None, **o
         The device the run will use (only consulted for ``"auto"``).
     **overrides
         Any :class:`SpaLSTFConfig` field.
+
+    Returns
+    -------
+    tuple[str, SpaLSTFConfig]
+        The resolved preset name (``"paper"`` or ``"fast"``) and the settings.
+
+    Raises
+    ------
+    ValueError
+        For an unknown preset, or an override outside its field's range.
+    TypeError
+        For an override that is not a :class:`SpaLSTFConfig` field, or of the wrong type.
     """
     if preset == "auto":
         preset = "paper" if device is not None and device.type == "cuda" else "fast"
-    if preset not in _PRESETS:
+    if not isinstance(preset, str) or preset not in _PRESETS:
         raise ValueError(f"`preset` must be 'auto', 'paper' or 'fast', got {preset!r}.")
-    known = {f.name for f in fields(SpaLSTFConfig)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise TypeError(f"Unknown SpaLSTF setting(s) {unknown}; valid settings are: {sorted(known)}.")
-    return SpaLSTFConfig(**{**_PRESETS[preset], **overrides})
+    return preset, with_overrides(SpaLSTFConfig, _PRESETS[preset], overrides, "SpaLSTF")

@@ -11,7 +11,6 @@ import torch
 
 from threadpoolctl import threadpool_limits
 
-from spatialdiffusion.cluster import mclust_available
 from spatialdiffusion.graph import propagation_matrix, spatial_adjacency
 from spatialdiffusion.metrics import clustering_scores
 from spatialdiffusion.methods.diffusionst import diffusionst, diffusionst_arrays
@@ -55,7 +54,7 @@ def test_presets_and_overrides_are_validated() -> None:
     assert diffusionst_config("auto", torch.device("cuda"))[0] == "paper"
     with pytest.raises(ValueError, match="preset"):
         diffusionst_config("quick", cpu)
-    with pytest.raises(ValueError, match="Unknown DiffusionST setting"):
+    with pytest.raises(TypeError, match="Unknown DiffusionST setting"):
         diffusionst_config("fast", cpu, epochs=3)
     with pytest.raises(ValueError, match="n_keep"):
         diffusionst_config("fast", cpu, n_keep=5, n_candidates=2)
@@ -63,6 +62,25 @@ def test_presets_and_overrides_are_validated() -> None:
         diffusionst_config("fast", cpu, zinb_target="raw")
     with pytest.raises(ValueError, match="mclust_start"):
         diffusionst_config("fast", cpu, mclust_start="random")
+    # every setting is checked for its type and range before any work, naming the setting
+    for bad, error, message in [
+        ({"unet_mults": 3}, TypeError, "`unet_mults` must be a sequence of integers"),
+        ({"unet_mults": [1, 0]}, ValueError, "`unet_mults` must hold positive integers"),
+        ({"unet_patch_size": 3}, ValueError, "`unet_patch_size` must be 1 or 2"),
+        ({"zinb_spots": 1.5}, TypeError, "`zinb_spots` must be an integer"),
+        ({"gcn_lr": -1.0}, ValueError, "`gcn_lr` must be positive"),
+        ({"gcn_lr": float("nan")}, ValueError, "`gcn_lr` must be a finite number"),
+        ({"mse_weight": -1.0}, ValueError, "`mse_weight` must be non-negative"),
+        ({"mse_weight": 0.0, "zinb_weight": 0.0}, ValueError, "cannot both be 0"),
+        ({"refine_neighbors": 2.5}, TypeError, "`refine_neighbors` must be an integer"),
+        ({"beta_start": 0.03}, ValueError, "0 < `beta_start` < `beta_end` < 1"),
+        ({"gcn_init": 1}, TypeError, "`gcn_init` must be a string"),
+    ]:
+        with pytest.raises(error, match=message):
+            diffusionst_config("fast", cpu, **bad)
+    # NumPy scalars and lists are stored as plain Python values
+    config = diffusionst_config("fast", cpu, gcn_epochs=np.int64(5), gcn_lr=np.float32(0.5), unet_mults=[1, 2])[1]
+    assert (type(config.gcn_epochs), type(config.gcn_lr), config.unet_mults) == (int, float, (1, 2))
     # both presets start mclust as DiffusionST does (mclust's default random subset)
     assert {p.mclust_start for p in DIFFUSIONST_PRESETS.values()} == {"subset"}
 
@@ -136,9 +154,13 @@ def test_end_to_end_on_real_slice(dlpfc_151673: ad.AnnData) -> None:
     assert info["params"]["seed"] == 0 and info["cluster_backend"] == "mclust"
     assert {"preprocess", "graph", "gcn", "diffusion", "pca", "cluster", "refine", "total"} <= set(info["timings"])
     assert info["versions"]["torch"] == torch.__version__
+    assert info["stats"]["gcn_last_loss"] < info["stats"]["gcn_first_loss"]  # the GCN trained
+    # the U-Net trained: its noise prediction beats predicting zero (mean squared error 1 on unit noise)
+    assert info["stats"]["final_train_loss"] < 1.0, info["stats"]["final_train_loss"]
     ari = clustering_scores(adata.obs["layer_guess_reordered"], domains)["ari"]
-    # a random labelling scores ~0; even these tiny settings find the cortical layers
-    assert ari > 0.3, ari
+    # a random labelling scores ~0 and the training-free baseline 0.53-0.60 (benchmarks/RESULTS.md);
+    # these tiny settings must stay near the baseline
+    assert ari > 0.5, ari
 
 
 @pytest.mark.slow
@@ -149,7 +171,7 @@ def test_same_seed_same_domains(dlpfc_151673: ad.AnnData) -> None:
     b = diffusionst_arrays(sub.X, sub.obsm["spatial"], **settings)
     np.testing.assert_array_equal(a["embedding"], b["embedding"])
     np.testing.assert_array_equal(a["domains"], b["domains"])
-    assert a["cluster_backend"] == ("mclust" if mclust_available() else "gmm")
+    assert a["cluster_backend"] == "mclust"  # make test installs R and mclust
 
 
 @pytest.mark.slow

@@ -50,7 +50,7 @@ def test_propagation_matrix_matches_dense_formula() -> None:
 
 
 def test_graph_rejects_too_few_spots() -> None:
-    with pytest.raises(ValueError, match="only 3 spots"):
+    with pytest.raises(ValueError, match=r"`n_neighbors` \(4\) must be smaller than the number of spots \(3\)"):
         knn_indices(np.zeros((3, 2)), 4)
 
 

@@ -104,6 +104,22 @@ def test_read_visium_errors_name_what_is_missing(visium_copy: Path, tmp_path: Pa
         sdio.read_visium(empty)
 
 
+def test_read_visium_names_the_broken_file(visium_copy: Path) -> None:
+    spatial = visium_copy / "spatial"
+    (spatial / "scalefactors_json.json").write_text("{not json")
+    with pytest.raises(ValueError, match="scalefactors_json.json is not valid JSON"):
+        sdio.read_visium(visium_copy)
+    positions = spatial / "tissue_positions_list.csv"
+    lines = positions.read_text().splitlines()
+    positions.write_text("\n".join([lines[0].rsplit(",", 1)[0] + ",not-a-number", *lines[1:]]) + "\n")
+    with pytest.raises(ValueError, match=r"non-numeric or missing values in column\(s\) \['pxl_col_in_fullres'\]"):
+        sdio.read_visium(visium_copy)
+    fake = visium_copy / "fake_filtered_feature_bc_matrix.h5"
+    fake.write_text("a text file")
+    with pytest.raises(ValueError, match="is not an HDF5 file"):
+        sdio.read_visium(visium_copy, count_file=fake.name)
+
+
 def test_read_visium_rejects_a_positions_file_without_the_header(visium_copy: Path) -> None:
     old = visium_copy / "spatial" / "tissue_positions_list.csv"
     shutil.copy(old, visium_copy / "spatial" / "tissue_positions.csv")
@@ -185,3 +201,6 @@ def test_spatial_coordinates_fall_back_to_obs_columns() -> None:
     assert sdio.spatial_coordinates(bare, required=False) is None
     with pytest.raises(KeyError, match="x_coord/y_coord, x/y"):
         sdio.spatial_coordinates(bare)
+    # a key the user names is never replaced by obs columns, even when coordinates are optional
+    with pytest.raises(KeyError, match="`spatial_key`='spatail' is not a key of adata.obsm"):
+        sdio.spatial_coordinates(adata, "spatail", required=False)

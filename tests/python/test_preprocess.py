@@ -41,13 +41,13 @@ def test_counts_must_be_counts() -> None:
 
 
 def test_coords_checks_name_the_problem() -> None:
-    with pytest.raises(ValueError, match="n_spots x 2"):
+    with pytest.raises(ValueError, match="must be an n x 2 array"):
         check_coords(np.zeros((4, 3)), 4)
     with pytest.raises(ValueError, match="has 3 rows"):
         check_coords(np.zeros((3, 2)), 4)
     with pytest.raises(ValueError, match="NaN"):
         check_coords(np.array([[0, np.nan], [1, 1]]), 2)
-    with pytest.raises(ValueError, match="n_spots x 2"):
+    with pytest.raises(ValueError, match="must be an n x 2 array"):
         check_coords(None, 2)
 
 
@@ -120,3 +120,10 @@ def test_image_layout_round_trip_and_sizes() -> None:
     assert images[0, 0, 0, 1] == feats[0, 1] and images[0, 0, 4, 0] == feats[0, 32]
     assert np.all(images.reshape(5, -1)[:, 33:] == 0)
     np.testing.assert_array_equal(from_images(images, 33), feats)
+
+
+def test_hvg_selection_on_too_few_spots_says_what_to_do(dlpfc_151673) -> None:
+    counts = check_counts(dlpfc_151673.X[:100])  # scikit-misc's loess is singular on 100 spots of this slice
+    with pytest.raises(ValueError, match=r"seurat_v3 gene selection failed on 100 spots x 5000 genes.*`n_top_genes` >= 5000"):
+        select_hvg(counts, 64)
+    assert select_hvg(counts, 5000).size == 5000  # keeping every gene needs no selection

@@ -174,16 +174,16 @@ def test_gene_matching_errors(st, ref, target, message):
 
 
 @pytest.mark.parametrize(
-    "value,message",
+    "value,message,error",
     [
-        (np.array([[1.0, -2.0]]), "negative"),
-        (np.array([[1.5, 2.0]]), "non-integer"),
-        (np.array([[np.nan, 2.0]]), "NaN"),
-        (np.array([1.0, 2.0]), "2-D"),
+        (np.array([[1.0, -2.0]]), "negative", ValueError),
+        (np.array([[1.5, 2.0]]), "non-integer", ValueError),
+        (np.array([[np.nan, 2.0]]), "NaN", ValueError),
+        (np.array([1.0, 2.0]), "2-D", TypeError),
     ],
 )
-def test_counts_are_not_counts_errors_name_the_argument(value, message):
-    with pytest.raises(ValueError, match=message) as err:
+def test_counts_are_not_counts_errors_name_the_argument(value, message, error):
+    with pytest.raises(error, match=message) as err:
         as_counts(value, "ref_counts")
     assert "`ref_counts`" in str(err.value)
 
@@ -204,7 +204,7 @@ def test_array_api_input_errors():
         spalstf_arrays(st, genes, ref, genes, verbose=False, **TINY)
     with pytest.raises(TypeError, match="Unknown SpaLSTF setting"):
         spalstf_arrays(st, genes, ref, genes, genes=["G0"], verbose=False, epoch=3)
-    with pytest.raises(ValueError, match="counts are not counts"):
+    with pytest.raises(ValueError, match="`st_counts` contains non-integer values"):
         spalstf_arrays(st * 0.5, genes, ref, genes, genes=["G0"], verbose=False, **TINY)
     with pytest.raises(TypeError, match=r"single string 'G0'; write \['G0'\]"):
         spalstf_arrays(st, genes, ref, genes, genes="G0", verbose=False, **TINY)
@@ -216,28 +216,28 @@ def test_presets():
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert spalstf_config("auto", cpu) == spalstf_config("fast")
     assert spalstf_config("auto", cuda) == spalstf_config("paper")
-    paper = spalstf_config("paper").resolved(33)
+    paper = spalstf_config("paper")[1].resolved(33)
     assert (paper.hidden, paper.batch_size, paper.kl_weight, paper.epochs, paper.num_timesteps) == (512, 2048, 2.8, 1200, 1500)
     assert paper.lstm_bidirectional and paper.kl_masked and paper.sampler == "ddpm"
-    big = spalstf_config("paper").resolved(915)
+    big = spalstf_config("paper")[1].resolved(915)
     assert (big.hidden, big.batch_size, big.kl_weight) == (1024, 512, 0.02)
-    assert spalstf_config("fast", variant="stdiff").resolved(33).kl_weight == 0.0
-    fast = spalstf_config("fast")
+    assert spalstf_config("fast", variant="stdiff")[1].resolved(33).kl_weight == 0.0
+    fast = spalstf_config("fast")[1]
     assert fast.variant == "spalstf" and fast.lstm_bidirectional and fast.sampler == "ddim" and fast.n_samples > 1 and fast.n_models > 1
     assert paper.n_samples == 1 and paper.n_models == 1  # the method: one network, one sample per cell
     assert paper.lr_decay == "none" and fast.lr_decay == "cosine"  # the released code keeps the learning rate constant
     assert paper.capture_jitter == 0 and fast.capture_jitter == 0.5  # the method trains on the reference as measured
     assert paper.x0_clamp == fast.x0_clamp == "data"  # samples clamped to the targets' range, as the released code
     with pytest.raises(ValueError, match="n_models"):
-        spalstf_config("fast", n_models=0)
+        spalstf_config("fast", n_models=0)[1]
     with pytest.raises(ValueError, match="preset"):
-        spalstf_config("slow")
+        spalstf_config("slow")[1]
     with pytest.raises(ValueError, match="cell_order"):
-        spalstf_config("fast", cell_order="random")
+        spalstf_config("fast", cell_order="random")[1]
     with pytest.raises(ValueError, match="scale_genes"):
-        spalstf_config("fast", scale_genes="held_out")
+        spalstf_config("fast", scale_genes="held_out")[1]
     with pytest.raises(ValueError, match="lr_decay"):
-        spalstf_config("fast", lr_decay="linear")
+        spalstf_config("fast", lr_decay="linear")[1]
 
 
 def test_cosine_lr_decay_reaches_zero_at_the_last_step():
@@ -272,9 +272,9 @@ def test_seeded_runs_are_identical_and_seeds_differ(tmp_path):
 def test_ensemble_averages_independently_seeded_members():
     st, genes = _toy(40)
     ref, _ = _toy(70, seed=1)
-    cfg = spalstf_config("fast", **{**TINY, "n_models": 1})
+    cfg = spalstf_config("fast", **{**TINY, "n_models": 1})[1]
     observed, target = genes[:9], genes[9:]
-    ensemble = SpaLSTFModel(spalstf_config("fast", **{**TINY, "n_models": 2}), observed, target, torch.device("cpu")).fit(ref, seed=3, verbose=False)
+    ensemble = SpaLSTFModel(spalstf_config("fast", **{**TINY, "n_models": 2})[1], observed, target, torch.device("cpu")).fit(ref, seed=3, verbose=False)
     x, _ = ensemble.sample_model_space(st[:, :9], seed=3, verbose=False)
     members = []
     for member_seed in (3, 1003):  # member m is seeded seed + 1000 * m
@@ -291,7 +291,7 @@ def test_released_scaling_uses_target_counts_for_the_scale_only():
     st, genes = _toy(40)
     ref, _ = _toy(70, seed=1)
     observed, target = genes[:9], genes[9:]
-    cfg = spalstf_config("fast", **{**TINY, "n_models": 1, "scale_genes": "all"})
+    cfg = spalstf_config("fast", **{**TINY, "n_models": 1, "scale_genes": "all"})[1]
     model = SpaLSTFModel(cfg, observed, target, torch.device("cpu")).fit(ref, seed=0, verbose=False)
     with pytest.raises(ValueError, match="needs the measured `target_counts`"):
         model.sample_model_space(st[:, :9], verbose=False)
@@ -299,7 +299,7 @@ def test_released_scaling_uses_target_counts_for_the_scale_only():
     assert x.shape == (40, 3) and np.allclose(scale[:, 0], st.sum(axis=1))  # library over all 12 genes
     heavier = st[:, 9:] * 20  # the same cells with larger held-out counts: observed genes scale down
     assert not np.allclose(model.sample_model_space(st[:, :9], verbose=False, target_counts=heavier)[0], x)
-    leak_free = SpaLSTFModel(spalstf_config("fast", **{**TINY, "n_models": 1}), observed, target, torch.device("cpu")).fit(ref, verbose=False)
+    leak_free = SpaLSTFModel(spalstf_config("fast", **{**TINY, "n_models": 1})[1], observed, target, torch.device("cpu")).fit(ref, verbose=False)
     with pytest.raises(ValueError, match="only used by models trained with `scale_genes='all'`"):
         leak_free.sample_model_space(st[:, :9], verbose=False, target_counts=st[:, 9:])
     with pytest.raises(ValueError, match="`scale_genes` must be 'observed' when imputing"):
@@ -309,7 +309,7 @@ def test_released_scaling_uses_target_counts_for_the_scale_only():
 def test_capture_jitter_rescales_observed_genes_per_minibatch():
     ref, genes = _toy(70, seed=1)
     observed, target = genes[:9], genes[9:]
-    cfg = spalstf_config("fast", **{**TINY, "n_models": 1, "capture_jitter": 0.5})
+    cfg = spalstf_config("fast", **{**TINY, "n_models": 1, "capture_jitter": 0.5})[1]
     model = SpaLSTFModel(cfg, observed, target, torch.device("cpu"))
     xb, cb = model._jittered_batch(ref[:20], np.random.default_rng(0))
     plain = model._training_space(ref[:20])
@@ -318,17 +318,17 @@ def test_capture_jitter_rescales_observed_genes_per_minibatch():
     assert xb.numpy()[:, :9].max() <= 1.0 and np.isclose(xb.numpy()[:, :9].max(axis=1), 1.0).all()  # still scaled per cell
     fitted = [SpaLSTFModel(cfg, observed, target, torch.device("cpu")).fit(ref, seed=3, verbose=False).history for _ in range(2)]
     assert fitted[0] == fitted[1]  # seeded
-    unjittered = SpaLSTFModel(spalstf_config("fast", **{**TINY, "n_models": 1, "capture_jitter": 0.0}), observed, target, torch.device("cpu")).fit(ref, seed=3, verbose=False)
+    unjittered = SpaLSTFModel(spalstf_config("fast", **{**TINY, "n_models": 1, "capture_jitter": 0.0})[1], observed, target, torch.device("cpu")).fit(ref, seed=3, verbose=False)
     assert unjittered.history != fitted[0]
     with pytest.raises(ValueError, match="`capture_jitter` must be non-negative"):
-        spalstf_config("fast", capture_jitter=-0.1)
+        spalstf_config("fast", capture_jitter=-0.1)[1]
 
 
 def test_sample_jitter_conditions_each_draw_on_rescaled_counts():
     ref, genes = _toy(70, seed=1)
     st, _ = _toy(40, seed=2)
     observed, target = genes[:9], genes[9:]
-    model = SpaLSTFModel(spalstf_config("fast", **{**TINY, "n_models": 2}), observed, target, torch.device("cpu")).fit(ref, seed=3, verbose=False)
+    model = SpaLSTFModel(spalstf_config("fast", **{**TINY, "n_models": 2})[1], observed, target, torch.device("cpu")).fit(ref, seed=3, verbose=False)
     plain, scale = model.sample_model_space(st[:, :9], seed=5, verbose=False)
 
     def sampled_with(sd: float) -> np.ndarray:
@@ -342,13 +342,13 @@ def test_sample_jitter_conditions_each_draw_on_rescaled_counts():
     assert np.array_equal(jittered, sampled_with(0.5))  # seeded
     assert not np.allclose(jittered, plain, atol=1e-3)
     with pytest.raises(ValueError, match="`sample_jitter` must be non-negative"):
-        spalstf_config("fast", sample_jitter=-1.0)
+        spalstf_config("fast", sample_jitter=-1.0)[1]
 
 
 def test_x0_clamp_data_keeps_samples_in_the_training_range():
     ref, genes = _toy(70, seed=1)
     st, _ = _toy(40, seed=2)
-    model = SpaLSTFModel(spalstf_config("fast", **{**TINY, "n_models": 1, "n_samples": 1}), genes[:9], genes[9:], torch.device("cpu")).fit(ref, seed=3, verbose=False)
+    model = SpaLSTFModel(spalstf_config("fast", **{**TINY, "n_models": 1, "n_samples": 1})[1], genes[:9], genes[9:], torch.device("cpu")).fit(ref, seed=3, verbose=False)
     clamped, _ = model.sample_model_space(st[:, :9], seed=5, verbose=False)
     symmetric, _ = model.with_sampling(x0_clamp="symmetric").sample_model_space(st[:, :9], seed=5, verbose=False)
     assert model.config.x0_clamp == "data"  # the trained model itself is untouched
@@ -357,7 +357,7 @@ def test_x0_clamp_data_keeps_samples_in_the_training_range():
     assert symmetric.min() < -1.0  # the barely trained network overshoots zero expression
     assert clamped.min() >= -1.0 and clamped.max() <= model.config.target_ceiling
     with pytest.raises(ValueError, match="`x0_clamp` must be one of"):
-        spalstf_config("fast", x0_clamp="none")
+        spalstf_config("fast", x0_clamp="none")[1]
 
 
 def test_target_ceiling_caps_training_targets_and_samples():
@@ -365,14 +365,14 @@ def test_target_ceiling_caps_training_targets_and_samples():
     ref, _ = _toy(70, seed=1)
     ref[:5, 9:] *= 400  # cells whose target genes dwarf their observed ones
     observed, target = genes[:9], genes[9:]
-    model = SpaLSTFModel(spalstf_config("fast", **{**TINY, "n_models": 1, "target_ceiling": 1.5}), observed, target, torch.device("cpu"))
+    model = SpaLSTFModel(spalstf_config("fast", **{**TINY, "n_models": 1, "target_ceiling": 1.5})[1], observed, target, torch.device("cpu"))
     x0 = model._training_space(ref)
     assert x0[:5, 9:].max() == pytest.approx(1.5) and x0[:, :9].max() <= 1.0
     model.fit(ref, seed=0, verbose=False)
     x, _ = model.sample_model_space(st[:, :9] * 0 + (np.arange(40)[:, None] % 2), seed=0, verbose=False)
     assert x.max() == pytest.approx(1.5)  # reached (the cap is active) and not exceeded
     with pytest.raises(ValueError, match="`target_ceiling` must exceed 1"):
-        spalstf_config("fast", target_ceiling=1.0)
+        spalstf_config("fast", target_ceiling=1.0)[1]
 
 
 @pytest.mark.parametrize("scale_genes", ["observed", "all"])
@@ -421,7 +421,7 @@ def test_checkpoint_samples_with_this_runs_sampling_settings_and_warns_on_traini
 def test_single_network_checkpoints_of_the_first_format_still_load(tmp_path):
     st, genes = _toy(30)
     ref, _ = _toy(60, seed=1)
-    model = SpaLSTFModel(spalstf_config("fast", **{**TINY, "n_models": 1}), genes[:10], genes[10:], torch.device("cpu")).fit(ref, verbose=False)
+    model = SpaLSTFModel(spalstf_config("fast", **{**TINY, "n_models": 1})[1], genes[:10], genes[10:], torch.device("cpu")).fit(ref, verbose=False)
     state = model.state()
     state["format"], state["state_dict"] = "spatialdiffusion.spalstf/1", state.pop("state_dicts")[0]
     torch.save(state, tmp_path / "old.pt")
@@ -450,3 +450,62 @@ def test_anndata_wrapper_writes_h5ad_safe_results(tmp_path):
     adata_st.write_h5ad(tmp_path / "out.h5ad")
     back = ad.read_h5ad(tmp_path / "out.h5ad")
     assert np.allclose(back.obsm["spalstf"].to_numpy(), frame.to_numpy())
+
+
+def test_settings_and_paths_are_refused_before_training(tmp_path):
+    st, genes = _toy()
+    ref, _ = _toy(seed=1)
+    kw = dict(genes=["G0"], verbose=False, **TINY)
+    for bad, error, message in [
+        ({"lr": "0.1"}, TypeError, "`lr` must be a number"),
+        ({"ddim_eta": "x"}, TypeError, "`ddim_eta` must be a number"),
+        ({"ddim_eta": 1.5}, ValueError, r"`ddim_eta` must lie in \[0, 1\]"),
+        ({"mlp_ratio": 0.0}, ValueError, "`mlp_ratio` must be positive"),
+        ({"n_top_genes": 0}, ValueError, "`n_top_genes` must be at least 1"),
+    ]:
+        with pytest.raises(error, match=message):
+            spalstf_arrays(st, genes, ref, genes, **{**kw, **bad})
+    with pytest.raises(ValueError, match="is a folder"):
+        spalstf_arrays(st, genes, ref, genes, checkpoint=str(tmp_path), **kw)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    with pytest.raises(ValueError, match="cannot be written"):
+        spalstf_arrays(st, genes, ref, genes, checkpoint=str(a_file / "model.pt"), **kw)
+    with pytest.raises(ValueError, match="is not a SpaLSTF checkpoint"):
+        spalstf_arrays(st, genes, ref, genes, checkpoint=str(a_file), **kw)
+    # folds: at most one per shared gene, and each must leave `min_shared_genes` to condition on
+    with pytest.raises(ValueError, match="`n_folds` must be at least 2 and at most 12"):
+        evaluate_spalstf_arrays(st, genes, ref, genes, n_folds=13, verbose=False, **TINY)
+    with pytest.raises(ValueError, match="leaving 6 to condition on; at least `min_shared_genes`=8"):
+        evaluate_spalstf_arrays(st, genes, ref, genes, n_folds=2, verbose=False, **{**TINY, "min_shared_genes": 8})
+
+
+def test_anndata_wrappers_check_their_arguments():
+    import anndata as ad
+
+    st, genes = _toy(40)
+    ref, _ = _toy(60, seed=1)
+    adata_st, adata_ref = ad.AnnData(st), ad.AnnData(ref)
+    adata_st.var_names, adata_ref.var_names = genes, genes
+    with pytest.raises(TypeError, match="`adata_st` must be an AnnData, got ndarray"):
+        spalstf(st, adata_ref, ["G1"], verbose=False, **TINY)
+    with pytest.raises(KeyError, match=r"adata_ref.layers\['counts'\] not found"):
+        spalstf(adata_st, adata_ref, ["G1"], ref_layer="counts", verbose=False, **TINY)
+    with pytest.raises(TypeError, match="`key_added` must be a non-empty string"):
+        spalstf(adata_st, adata_ref, ["G1"], key_added=5, verbose=False, **TINY)
+    adata_st.X = adata_st.X * 0.5
+    with pytest.raises(ValueError, match="`adata_st.X` contains non-integer values"):
+        spalstf(adata_st, adata_ref, ["G1"], verbose=False, **TINY)
+    assert "spalstf" not in adata_st.obsm  # nothing written by a failed run
+
+
+def test_runs_leave_the_callers_random_streams_alone():
+    st, genes = _toy()
+    ref, _ = _toy(seed=1)
+    np.random.seed(11)
+    torch.manual_seed(11)
+    expected = (np.random.rand(), float(torch.rand(1)))
+    np.random.seed(11)
+    torch.manual_seed(11)
+    spalstf_arrays(st, genes, ref, genes, genes=["G0"], verbose=False, seed=3, **TINY)
+    assert (np.random.rand(), float(torch.rand(1))) == expected

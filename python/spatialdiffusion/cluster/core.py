@@ -15,7 +15,23 @@ METHODS = ("auto", "mclust", "gmm")
 def gmm_cluster(embedding: np.ndarray, n_clusters: int, *, seed: int = 0) -> np.ndarray:
     """scikit-learn Gaussian mixture with one shared full covariance (the analogue of mclust EEE).
 
-    Returns integer labels ``1..n_clusters``.
+    Returns integer labels ``1..n_clusters``. The mixture (``covariance_type="tied"``) is fitted from three
+    initialisations (``n_init=3``), keeping the best.
+
+    Parameters
+    ----------
+    embedding
+        Observations x features.
+    n_clusters
+        Number of mixture components (converted with ``int``).
+    seed
+        ``random_state`` of the mixture.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 labels in ``1..n_clusters``, one per observation (a component that ends up empty leaves its
+        label unused).
     """
     gmm = GaussianMixture(n_components=int(n_clusters), covariance_type="tied", n_init=3, random_state=int(seed))
     return gmm.fit_predict(embedding).astype(np.int64) + 1
@@ -45,6 +61,14 @@ def cluster_embedding(
     -------
     labels, backend
         Integer labels ``1..n_clusters`` and the backend that produced them (``"mclust"`` or ``"gmm"``).
+
+    Raises
+    ------
+    ValueError
+        If ``method`` is not one of ``"auto"``, ``"mclust"`` or ``"gmm"``, or (unless ``method="gmm"``)
+        ``mclust_start`` is not ``"subset"`` or ``"all"``.
+    MclustUnavailableError
+        If ``method="mclust"`` and R, mclust or rpy2 cannot be used, or mclust returns no fit.
     """
     if method not in METHODS:
         raise ValueError(f"`cluster_method` must be one of {METHODS}, got {method!r}.")

@@ -99,11 +99,3 @@ class NoiseSchedule:
     def posterior_log_variance(self, t: torch.Tensor, ndim: int) -> torch.Tensor:
         """Log of the variance of ``q(x_{t-1} | x_t, x0)`` (clipped away from zero)."""
         return _gather(self.posterior_variance, t, ndim).log()
-
-    def to_dict(self) -> dict[str, float | int]:
-        """A short description for provenance records."""
-        return {
-            "num_timesteps": self.num_timesteps,
-            "beta_first": float(self.betas[0]),
-            "beta_last": float(self.betas[-1]),
-        }

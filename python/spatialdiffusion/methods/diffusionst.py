@@ -13,15 +13,16 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .._utils import StageTimer, check_gene_list, check_positive_int, check_seed, package_versions, resolve_device, seed_everything
+from .._utils import StageTimer, check_gene_list, check_key, check_positive_int, check_seed, package_versions, resolve_device, restores_global_rng, seed_everything
 from ..cluster import cluster_embedding, refine_labels
 from ..graph import propagation_matrix, spatial_adjacency
-from ..io import spatial_coordinates
+from ..io import counts_of, spatial_coordinates
 from ..presets import diffusionst_config
 from ..preprocess import check_coords, check_counts, check_library_size, image_side, normalize_log_scale, select_hvg
 from .diffusionst_stages import denoise_gcn, embed, enhance_diffusion, unet_downsampling
 
 
+@restores_global_rng
 def diffusionst_arrays(
     counts: np.ndarray | sp.spmatrix,
     coords: np.ndarray,
@@ -184,17 +185,19 @@ def diffusionst(
         - ``var[f"{key_added}_selected"]``: which genes were selected (their order = columns above);
         - ``uns[key_added]``: parameters, seed, timings per stage, diagnostics, package versions.
     """
-    if not isinstance(adata, ad.AnnData):
-        raise TypeError(f"`adata` must be an AnnData, got {type(adata).__name__}.")
-    if layer is not None and layer not in adata.layers:
-        raise KeyError(f"adata.layers[{layer!r}] not found; available layers: {list(adata.layers.keys())}.")
+    counts, counts_label = counts_of(adata, layer)
+    key_added = check_key(key_added, "key_added")
     if library_size_key is not None and library_size_key not in adata.obs:
         raise KeyError(f"adata.obs[{library_size_key!r}] not found; `library_size_key` must name an obs column of "
                        f"whole-transcriptome totals per spot. Available columns: {list(adata.obs.columns)}.")
-    counts = adata.layers[layer] if layer is not None else adata.X
-    library_size = None if library_size_key is None else adata.obs[library_size_key].to_numpy()
+    # checked here under the names the caller knows; diffusionst_arrays checks them again, cheaply
+    mat = check_counts(counts, counts_label)
+    coords = check_coords(spatial_coordinates(adata, spatial_key), adata.n_obs, f"the coordinates (adata.obsm[{spatial_key!r}])")
+    library_size = None
+    if library_size_key is not None:
+        library_size = check_library_size(adata.obs[library_size_key].to_numpy(), mat, f"adata.obs[{library_size_key!r}]")
     result = diffusionst_arrays(
-        counts, spatial_coordinates(adata, spatial_key), list(adata.var_names), n_clusters=n_clusters, preset=preset,
+        mat, coords, list(adata.var_names), n_clusters=n_clusters, preset=preset,
         device=device, seed=seed, verbose=verbose, library_size=library_size, **overrides,
     )
     target = adata.copy() if copy else adata

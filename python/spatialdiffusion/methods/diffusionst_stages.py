@@ -57,6 +57,14 @@ def denoise_gcn(
     -------
     reconstruction, losses
         ``N x G`` float32 ``h`` from the last training forward pass (as the reference), per-epoch losses.
+
+    Raises
+    ------
+    ValueError
+        If ``config.zinb_target == "counts"`` and ``counts`` is ``None``.
+    FloatingPointError
+        If the loss is not finite at the first epoch (training stops at the first non-finite loss and
+        keeps the last finite reconstruction otherwise).
     """
     x = torch.from_numpy(features).to(device)
     prop = to_torch_sparse(propagation, device)
@@ -74,7 +82,7 @@ def denoise_gcn(
     n_zinb = n_spots if config.zinb_spots == 0 else min(config.zinb_spots, n_spots)
     generator = torch_generator(seed, device)
     with seeded_torch(seed):
-        model = GCNZINBAutoencoder(x.shape[1], min(config.latent_dim, x.shape[1]), config.zinb_heads_from)
+        model = GCNZINBAutoencoder(x.shape[1], min(config.latent_dim, *x.shape), config.zinb_heads_from)  # PCA start: rank <= spots, genes
     if config.gcn_init == "pca":
         model.initialise_from_pca(features, propagation, seed)
     model = model.to(device)
@@ -103,7 +111,18 @@ def denoise_gcn(
 
 
 def unet_downsampling(config: DiffusionSTConfig) -> int:
-    """Total down-sampling factor of the configured U-Net (image sides must be a multiple of it)."""
+    """Total down-sampling factor of the configured U-Net (image sides must be a multiple of it).
+
+    Parameters
+    ----------
+    config
+        Pipeline settings; only ``unet_patch_size`` and ``unet_mults`` are read.
+
+    Returns
+    -------
+    int
+        ``unet_patch_size * 2 ** (len(unet_mults) - 1)``: 4 for the published network.
+    """
     return config.unet_patch_size * 2 ** (len(config.unet_mults) - 1)
 
 
@@ -129,11 +148,36 @@ def enhance_diffusion(
     ``start_timestep`` and running DDIM back to a clean image; the ``n_keep`` candidates with the lowest
     MSE to the spot are averaged and replace it. Training and generation are batched over spots.
 
+    Parameters
+    ----------
+    matrix
+        ``N x G`` matrix to enhance (the GCN reconstruction in the pipeline), ``G >= 16``. One affine map,
+        from the matrix's overall minimum and maximum, takes every value to [-1, 1] and back.
+    config
+        Pipeline settings: the U-Net (``unet_channels``, ``unet_mults``, ``unet_patch_size``), the linear
+        noise schedule (``diffusion_timesteps``, ``beta_start``, ``beta_end``), training
+        (``train_epochs * ceil(N / batch_size)`` Adam steps at ``diffusion_lr``, each on
+        ``min(batch_size, N)`` spots drawn with replacement) and generation (``start_timestep``,
+        ``sampling_steps``, ``n_candidates``, ``n_keep``).
+    seed
+        Seed of the U-Net's initial weights and of every random draw (training spots, timesteps, noise).
+    device
+        Torch device for training and generation.
+    verbose
+        Show progress bars.
+
     Returns
     -------
     enhanced, stats
-        ``N x G`` float32 enhanced matrix (original scale) and summary numbers (final training loss, mean
-        MSE of the kept candidates).
+        ``N x G`` float32 enhanced matrix (original scale) and summary numbers as floats:
+        ``unet_parameters`` (the U-Net's parameter count), ``final_train_loss`` (mean noise-prediction
+        MSE over the gene pixels in the last epoch's steps; NaN without training steps) and
+        ``mean_kept_candidate_mse`` (mean MSE, on the [-1, 1] scale, of the kept candidates to their spot).
+
+    Raises
+    ------
+    ValueError
+        If ``G`` is below :data:`~spatialdiffusion.preprocess.MIN_GENES` (16).
     """
     n, g = matrix.shape
     side = image_side(g, unet_downsampling(config))
@@ -191,6 +235,21 @@ def embed(matrix: np.ndarray, n_pcs: int, seed: int) -> np.ndarray:
 
     Computed on one BLAS thread, so that the embedding, and the mclust partition that amplifies its last
     bits, do not depend on the machine's thread count.
+
+    Parameters
+    ----------
+    matrix
+        ``N x G`` matrix (the enhanced expression in the pipeline).
+    n_pcs
+        Number of components requested; capped at ``min(N - 1, G)``.
+    seed
+        ``random_state`` of scikit-learn's :class:`~sklearn.decomposition.PCA` (used by its randomised
+        solver).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``N x min(n_pcs, N - 1, G)`` principal-component scores.
     """
     n_pcs = min(n_pcs, matrix.shape[0] - 1, matrix.shape[1])
     with single_threaded_numpy():

@@ -13,17 +13,21 @@ every spatial cell with its measured genes as the condition (and put back at eve
 
 from __future__ import annotations
 
+import math
+import os
 import time
 import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
+import anndata as ad
 import numpy as np
 import pandas as pd
 import torch
 
-from .._utils import check_gene_list, package_versions, resolve_device, seed_everything
-from ..io import spatial_coordinates
+from .._utils import check_gene_list, check_key, check_positive_int, package_versions, resolve_device, restores_global_rng, seed_everything
+from ..io import counts_of, spatial_coordinates
+from ..preprocess import check_coords
 from ..presets_spalstf import SAMPLING_SETTINGS, SpaLSTFConfig, spalstf_config
 from .spalstf_data import as_counts, check_shared, model_to_unit, plan_genes, shared_genes
 from .spalstf_eval import cross_validate
@@ -39,12 +43,7 @@ def _check_inputs(
     for name, mat, genes in (("st", st, st_genes), ("ref", ref, ref_genes)):
         if mat.shape[1] != len(genes):
             raise ValueError(f"`{name}_genes` has {len(genes)} names but `{name}_counts` has {mat.shape[1]} columns (genes).")
-    coords = None
-    if st_coords is not None:
-        coords = np.asarray(st_coords, dtype=np.float64)
-        if coords.ndim != 2 or coords.shape[0] != st.shape[0] or coords.shape[1] < 2 or not np.isfinite(coords).all():
-            raise ValueError(f"`st_coords` must be a finite cells x 2 array with {st.shape[0]} rows, got shape {coords.shape}.")
-        coords = coords[:, :2]
+    coords = None if st_coords is None else check_coords(st_coords, st.shape[0], "st_coords")
     return st, st_genes, ref, ref_genes, coords
 
 
@@ -93,6 +92,22 @@ def _warn_training_settings_ignored(checkpoint: str, trained: SpaLSTFConfig, req
         )
 
 
+def _check_checkpoint_path(checkpoint: object) -> str | None:
+    """Refuse, before any training, a checkpoint path that can be neither read nor written."""
+    if checkpoint is None:
+        return None
+    if not isinstance(checkpoint, (str, os.PathLike)):
+        raise TypeError(f"`checkpoint` must be a file path, got {type(checkpoint).__name__}.")
+    path = Path(checkpoint)
+    if path.is_dir():
+        raise ValueError(f"`checkpoint`={str(checkpoint)!r} is a folder; pass a file path such as {str(path / 'spalstf.pt')!r}.")
+    if not path.exists():
+        folder = next(p for p in path.absolute().parents if p.exists())  # the folder save() would create below
+        if not folder.is_dir() or not os.access(folder, os.W_OK):
+            raise ValueError(f"`checkpoint`={str(checkpoint)!r} cannot be written: {folder} is not a writable folder.")
+    return str(checkpoint)
+
+
 def _train_or_load(
     cfg: SpaLSTFConfig, observed: list[str], target: list[str], ref_model: np.ndarray, device: torch.device,
     seed: int, verbose: bool, checkpoint: str | None,
@@ -112,6 +127,7 @@ def _train_or_load(
     return model, False
 
 
+@restores_global_rng
 def spalstf_arrays(
     st_counts: np.ndarray,
     st_genes: Sequence[str],
@@ -168,7 +184,9 @@ def spalstf_arrays(
     start = time.perf_counter()
     st, st_genes, ref, ref_genes, coords = _check_inputs(st_counts, st_genes, ref_counts, ref_genes, st_coords)
     dev = resolve_device(device)
-    cfg = spalstf_config(preset, dev, **overrides)
+    preset_name, cfg = spalstf_config(preset, dev, **overrides)
+    n_top_genes = check_positive_int(n_top_genes, "n_top_genes")
+    checkpoint = _check_checkpoint_path(checkpoint)
     if cfg.scale_genes != "observed":
         raise ValueError(
             "`scale_genes` must be 'observed' when imputing: the target genes are not measured, so they cannot "
@@ -182,12 +200,13 @@ def spalstf_arrays(
     imputed = model.impute(st[:, plan.st_observed], coords, seed=seed, verbose=verbose)
     timings = {**model.timer.seconds, "total": time.perf_counter() - start}
     params = _run_record(
-        model.config, dev, seed, preset=preset, observed_genes=plan.observed, checkpoint=checkpoint,
+        model.config, dev, seed, preset=preset_name, observed_genes=plan.observed, checkpoint=checkpoint,
         loaded_checkpoint=loaded, final_loss=model.final_loss,
     )
     return {"imputed": imputed, "genes": plan.target, "params": params, "timings": timings, "versions": package_versions()}
 
 
+@restores_global_rng
 def evaluate_spalstf_arrays(
     st_counts: np.ndarray,
     st_genes: Sequence[str],
@@ -205,8 +224,17 @@ def evaluate_spalstf_arrays(
     """The published k-fold evaluation over shared genes (array-level core of :func:`evaluate_spalstf`).
 
     Each fold trains a new model on the reference with the fold's genes held out and imputes them for the
-    spatial cells. Arguments as :func:`spalstf_arrays`; ``n_folds`` folds over the shared genes
-    (``KFold(shuffle=True, random_state=seed)``).
+    spatial cells.
+
+    Parameters
+    ----------
+    st_counts, st_genes, ref_counts, ref_genes, st_coords
+        As in :func:`spalstf_arrays`; the genes the two share are evaluated.
+    n_folds
+        Folds over the shared genes (``KFold(shuffle=True, random_state=seed)``): at least 2, at most the
+        number of shared genes, and few enough that every fold leaves ``min_shared_genes`` to condition on.
+    preset, device, seed, verbose, **overrides
+        As in :func:`spalstf_arrays`.
 
     Returns
     -------
@@ -220,10 +248,17 @@ def evaluate_spalstf_arrays(
     start = time.perf_counter()
     st, st_genes, ref, ref_genes, coords = _check_inputs(st_counts, st_genes, ref_counts, ref_genes, st_coords)
     dev = resolve_device(device)
-    cfg = spalstf_config(preset, dev, **overrides)
+    preset_name, cfg = spalstf_config(preset, dev, **overrides)
     seed_everything(seed)
     names, st_idx, ref_idx = shared_genes(st_genes, ref_genes)
-    check_shared(len(names), max(cfg.min_shared_genes, n_folds))
+    check_shared(len(names), cfg.min_shared_genes)
+    n_folds = check_positive_int(n_folds, "n_folds", minimum=2, maximum=len(names))
+    left = len(names) - math.ceil(len(names) / n_folds)
+    if left < cfg.min_shared_genes:
+        raise ValueError(
+            f"With `n_folds`={n_folds} a fold hides up to {len(names) - left} of the {len(names)} shared genes, leaving {left} "
+            f"to condition on; at least `min_shared_genes`={cfg.min_shared_genes} are needed. Use more folds or lower `min_shared_genes`."
+        )
     st_shared = st[:, st_idx]
     column = {name: j for j, name in enumerate(names)}
     configs: list[SpaLSTFConfig] = []
@@ -238,19 +273,22 @@ def evaluate_spalstf_arrays(
     result = cross_validate(st_shared, ref[:, ref_idx], names, impute, n_folds=n_folds, seed=seed, verbose=verbose)
     per_gene = {k: v.tolist() for k, v in result["per_gene"].items()}
     timings = {**result["timings"], "total": time.perf_counter() - start}
-    params = _run_record(configs[0], dev, seed, preset=preset, n_folds=n_folds)
+    params = _run_record(configs[0], dev, seed, preset=preset_name, n_folds=n_folds)
     return {
         "per_gene": per_gene, "summary": result["summary"], "imputed": result["imputed"], "genes": names,
         "params": params, "timings": timings, "versions": package_versions(),
     }
 
 
-def _adata_counts(adata: Any, layer: str | None, name: str) -> Any:
-    if layer is None:
-        return adata.X
-    if layer not in adata.layers:
-        raise KeyError(f"`{name}` has no layer {layer!r}; available layers: {list(adata.layers)}.")
-    return adata.layers[layer]
+def _adata_inputs(adata_st: ad.AnnData, layer: str | None, adata_ref: ad.AnnData, ref_layer: str | None, spatial_key: str) -> dict[str, Any]:
+    """The array-level arguments of an AnnData pair, checked under the names the caller knows."""
+    st, st_label = counts_of(adata_st, layer, "adata_st")
+    ref, ref_label = counts_of(adata_ref, ref_layer, "adata_ref")
+    coords = spatial_coordinates(adata_st, spatial_key, required=False)
+    if coords is not None:
+        coords = check_coords(coords, adata_st.n_obs, f"the coordinates of adata_st (obsm[{spatial_key!r}] or obs columns)")
+    return {"st_counts": as_counts(st, st_label), "st_genes": list(adata_st.var_names), "ref_counts": as_counts(ref, ref_label),
+            "ref_genes": list(adata_ref.var_names), "st_coords": coords}
 
 
 def _h5ad_safe(value: Any) -> Any:
@@ -263,12 +301,13 @@ def _h5ad_safe(value: Any) -> Any:
 
 
 def spalstf(
-    adata_st: Any,
-    adata_ref: Any,
+    adata_st: ad.AnnData,
+    adata_ref: ad.AnnData,
     genes: Sequence[str] | None = None,
     *,
     layer: str | None = None,
     ref_layer: str | None = None,
+    spatial_key: str = "spatial",
     preset: str = "auto",
     device: str = "auto",
     seed: int = 0,
@@ -277,7 +316,7 @@ def spalstf(
     checkpoint: str | None = None,
     verbose: bool = True,
     **overrides: Any,
-) -> Any:
+) -> ad.AnnData | None:
     """Impute reference genes for every cell of a spatial AnnData.
 
     Parameters
@@ -291,6 +330,8 @@ def spalstf(
         Reference genes to impute (default: its highly variable genes that ``adata_st`` lacks).
     layer, ref_layer
         Layers holding the counts instead of ``X``.
+    spatial_key
+        ``obsm`` key of the coordinates (see :func:`~spatialdiffusion.io.spatial_coordinates`).
     preset, device, seed, checkpoint, verbose, **overrides
         See :func:`spalstf_arrays`.
     key_added
@@ -305,25 +346,25 @@ def spalstf(
         ``adata_st.obsm[key_added]``: DataFrame (cells x imputed genes) of ``log1p(1e4 * count / library of
         the observed genes)``; ``adata_st.uns[key_added]``: ``params``, ``timings``, ``versions``, ``genes``.
     """
-    adata = adata_st.copy() if copy else adata_st
+    key_added = check_key(key_added, "key_added")
     out = spalstf_arrays(
-        _adata_counts(adata, layer, "adata_st"), list(adata.var_names),
-        _adata_counts(adata_ref, ref_layer, "adata_ref"), list(adata_ref.var_names),
-        st_coords=spatial_coordinates(adata, required=False), genes=genes, preset=preset, device=device, seed=seed,
-        verbose=verbose, checkpoint=checkpoint, **overrides,
+        **_adata_inputs(adata_st, layer, adata_ref, ref_layer, spatial_key), genes=genes, preset=preset, device=device,
+        seed=seed, verbose=verbose, checkpoint=checkpoint, **overrides,
     )
+    adata = adata_st.copy() if copy else adata_st
     adata.obsm[key_added] = pd.DataFrame(out["imputed"], index=adata.obs_names, columns=out["genes"])
     adata.uns[key_added] = _h5ad_safe({k: out[k] for k in ("genes", "params", "timings", "versions")})
     return adata if copy else None
 
 
 def evaluate_spalstf(
-    adata_st: Any,
-    adata_ref: Any,
+    adata_st: ad.AnnData,
+    adata_ref: ad.AnnData,
     n_folds: int = 5,
     *,
     layer: str | None = None,
     ref_layer: str | None = None,
+    spatial_key: str = "spatial",
     preset: str = "auto",
     device: str = "auto",
     seed: int = 0,
@@ -332,7 +373,19 @@ def evaluate_spalstf(
 ) -> tuple[pd.DataFrame, pd.Series]:
     """The published k-fold evaluation of SpaLSTF on a spatial/reference pair.
 
-    Parameters as :func:`spalstf` and :func:`evaluate_spalstf_arrays`.
+    Parameters
+    ----------
+    adata_st, adata_ref
+        Spatial data and scRNA-seq reference, raw counts in ``X`` (or the layers below); the genes they
+        share are evaluated.
+    n_folds
+        Folds over the shared genes (at least 2, at most the number of shared genes).
+    layer, ref_layer
+        Layers holding the counts instead of ``X``.
+    spatial_key
+        ``obsm`` key of the spatial coordinates (see :func:`~spatialdiffusion.io.spatial_coordinates`).
+    preset, device, seed, verbose, **overrides
+        See :func:`spalstf_arrays`.
 
     Returns
     -------
@@ -343,10 +396,8 @@ def evaluate_spalstf(
         (params, timings, versions) is in ``summary.attrs``.
     """
     out = evaluate_spalstf_arrays(
-        _adata_counts(adata_st, layer, "adata_st"), list(adata_st.var_names),
-        _adata_counts(adata_ref, ref_layer, "adata_ref"), list(adata_ref.var_names),
-        st_coords=spatial_coordinates(adata_st, required=False), n_folds=n_folds, preset=preset, device=device, seed=seed,
-        verbose=verbose, **overrides,
+        **_adata_inputs(adata_st, layer, adata_ref, ref_layer, spatial_key), n_folds=n_folds, preset=preset, device=device,
+        seed=seed, verbose=verbose, **overrides,
     )
     summary = pd.Series(out["summary"], name="spalstf")
     summary.attrs.update({k: out[k] for k in ("params", "timings", "versions")})

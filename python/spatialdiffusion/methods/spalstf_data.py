@@ -18,15 +18,15 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-import scipy.sparse as sp
 
 from .._utils import single_threaded_numpy
+from ..preprocess import check_counts
 
 TARGET_SUM = 1e4
 
 
 def as_counts(x: object, name: str) -> np.ndarray:
-    """Return ``x`` as a dense float32 cells x genes count matrix, or raise a clear error.
+    """Return ``x`` as a dense float32 cells x genes count matrix, checked by :func:`~spatialdiffusion.preprocess.check_counts`.
 
     Parameters
     ----------
@@ -34,23 +34,18 @@ def as_counts(x: object, name: str) -> np.ndarray:
         Dense array or scipy sparse matrix of raw counts.
     name
         Argument name used in error messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        Dense float32 cells x genes matrix.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`~spatialdiffusion.preprocess.check_counts`.
     """
-    if sp.issparse(x):
-        x = x.toarray()
-    arr = np.asarray(x)
-    if arr.ndim != 2:
-        raise ValueError(f"`{name}` must be a 2-D cells x genes matrix, got {arr.ndim} dimension(s).")
-    if not np.issubdtype(arr.dtype, np.number):
-        raise TypeError(f"`{name}` must be numeric, got dtype {arr.dtype}.")
-    arr = arr.astype(np.float64, copy=False)
-    fix = "SpaLSTF normalises counts itself: pass the raw integer counts (e.g. adata.layers['counts'] or adata.raw.X)."
-    if not np.isfinite(arr).all():
-        raise ValueError(f"`{name}` contains NaN or infinite values; counts are not counts. {fix}")
-    if (arr < 0).any():
-        raise ValueError(f"`{name}` has negative values (min {arr.min():.3g}); counts are not counts. {fix}")
-    if not np.allclose(arr, np.round(arr), atol=1e-6):
-        raise ValueError(f"`{name}` has non-integer values (e.g. {arr[arr != np.round(arr)][0]:.4g}); counts are not counts. {fix}")
-    return arr.astype(np.float32)
+    return check_counts(x, name).toarray()
 
 
 def _upper_index(genes: Sequence[str], name: str) -> dict[str, int]:
@@ -77,21 +72,26 @@ class GenePlan:
     ref_observed: np.ndarray
     ref_target: np.ndarray
 
-    @property
-    def genes(self) -> list[str]:
-        """Model gene order: observed genes first, then targets."""
-        return self.observed + self.target
-
 
 def shared_genes(st_genes: Sequence[str], ref_genes: Sequence[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Genes measured by both data sets, matched case-insensitively.
+
+    Parameters
+    ----------
+    st_genes, ref_genes
+        Gene names of the spatial data and of the reference (compared as upper-cased ``str``).
 
     Returns
     -------
     names
         Shared genes in the spatial data's order, spelt as in the reference.
     st_idx, ref_idx
-        Their column indices in each data set.
+        Their column indices in each data set (int64 arrays).
+
+    Raises
+    ------
+    ValueError
+        If either list has duplicated names or names that differ only in case.
     """
     st_index = _upper_index(st_genes, "st_genes")
     ref_index = _upper_index(ref_genes, "ref_genes")
@@ -104,7 +104,21 @@ def shared_genes(st_genes: Sequence[str], ref_genes: Sequence[str]) -> tuple[lis
 
 
 def check_shared(n_shared: int, min_shared: int) -> None:
-    """Raise a clear error when fewer than ``min_shared`` genes are available to condition on."""
+    """Raise a clear error when fewer than ``min_shared`` genes are available to condition on.
+
+    Parameters
+    ----------
+    n_shared
+        Number of shared genes available to condition on.
+    min_shared
+        Minimum number required (``min_shared_genes`` of the configuration).
+
+    Raises
+    ------
+    ValueError
+        If ``n_shared < min_shared``; the message suggests checking the gene naming or lowering
+        ``min_shared_genes``.
+    """
     if n_shared < min_shared:
         raise ValueError(
             f"Only {n_shared} gene(s) are shared by the spatial data and the reference (outside `genes`); "
@@ -125,6 +139,19 @@ def plan_genes(st_genes: Sequence[str], ref_genes: Sequence[str], target: Sequen
         treated as unmeasured (it is removed from the condition).
     min_shared
         Minimum number of observed genes required to condition on.
+
+    Returns
+    -------
+    GenePlan
+        Observed genes (shared, not targets; in the spatial data's order) and targets (in ``target``'s
+        order), named as in the reference, with their column indices.
+
+    Raises
+    ------
+    ValueError
+        If either gene list has duplicated names or names that differ only in case; if ``target`` is
+        empty, has case-insensitive duplicates or names a gene absent from the reference; or if fewer than
+        ``min_shared`` observed genes remain (:func:`check_shared`).
     """
     names, st_idx, ref_idx = shared_genes(st_genes, ref_genes)
     ref_index = _upper_index(ref_genes, "ref_genes")
@@ -153,13 +180,22 @@ def plan_genes(st_genes: Sequence[str], ref_genes: Sequence[str], target: Sequen
 def normalize(counts: np.ndarray, n_observed: int) -> tuple[np.ndarray, np.ndarray]:
     """Map counts to SpaLSTF's model space, scaling each cell by its first ``n_observed`` columns.
 
+    Parameters
+    ----------
+    counts
+        ``n x G`` non-negative counts, observed genes first, then any other (e.g. target) genes.
+    n_observed
+        Number of leading columns that set each cell's library size and maximum (at least 1).
+
     Returns
     -------
     x
         ``2 * log1p(1e4 * counts / lib) / max - 1`` (float32); ``lib`` and ``max`` come from the observed
-        columns. Cells without observed counts get ``-1`` everywhere.
+        columns. Cells without observed counts get ``lib = max = 1``, so their observed columns (and any
+        other zero count) are ``-1``.
     scale
-        Per-cell ``(lib, max)`` as an ``(n, 2)`` array, to map predictions back with :func:`to_lognorm`.
+        Per-cell ``(lib, max)`` as a float64 ``(n, 2)`` array, to map predictions back with
+        :func:`to_lognorm`.
     """
     lib = counts[:, :n_observed].sum(axis=1, keepdims=True).astype(np.float64)
     lib[lib == 0] = 1.0
@@ -170,12 +206,36 @@ def normalize(counts: np.ndarray, n_observed: int) -> tuple[np.ndarray, np.ndarr
 
 
 def model_to_unit(x: np.ndarray) -> np.ndarray:
-    """Model space to the per-cell-max scale the evaluation scores: ``(clip(x, -1) + 1) / 2`` (dtype kept)."""
+    """Model space to the per-cell-max scale the evaluation scores: ``(clip(x, -1) + 1) / 2`` (dtype kept).
+
+    Parameters
+    ----------
+    x
+        Floating-point array of model-space values (any shape); values below ``-1`` are raised to ``-1``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Array of the same shape and dtype, non-negative (1 at the cell's observed maximum).
+    """
     return (np.clip(x, -1.0, None) + 1.0) / 2.0
 
 
 def to_lognorm(x: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Invert the max-abs step of :func:`normalize`: model space to ``log1p(1e4 * count / observed library)``."""
+    """Invert the max-abs step of :func:`normalize`: model space to ``log1p(1e4 * count / observed library)``.
+
+    Parameters
+    ----------
+    x
+        ``n x G`` model-space values; values below ``-1`` are clipped to ``-1`` (log-expression 0).
+    scale
+        Per-cell ``(lib, max)`` from :func:`normalize`, ``(n, 2)``; only ``max`` is used.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 ``n x G`` log-normalised values, ``(clip(x, -1) + 1) / 2 * max``.
+    """
     return model_to_unit(np.asarray(x, dtype=np.float64)) * scale[:, 1:2]
 
 
@@ -186,6 +246,18 @@ def rescale(x: np.ndarray, source: np.ndarray, dest: np.ndarray) -> np.ndarray:
     library size and maximum they are divided by change. Values below ``-1`` (a log-expression below
     zero, which no count gives) keep their log-expression, so averaging draws treats them as it does on
     one scale.
+
+    Parameters
+    ----------
+    x
+        ``n x G`` model-space values made with ``source``.
+    source, dest
+        Per-cell ``(lib, max)`` arrays from :func:`normalize`, each ``(n, 2)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``n x G`` model-space values on ``dest``'s scale.
     """
     logn = (np.asarray(x, dtype=np.float64) + 1.0) / 2.0 * source[:, 1:2]
     moved = np.log1p(np.expm1(np.maximum(logn, 0.0)) * (source[:, :1] / dest[:, :1]))
@@ -193,18 +265,55 @@ def rescale(x: np.ndarray, source: np.ndarray, dest: np.ndarray) -> np.ndarray:
 
 
 def reference_lognorm_maxabs(counts: np.ndarray) -> np.ndarray:
-    """The published evaluation's preprocessing over all columns: ``normalize_total(1e4) -> log1p -> / cell max``."""
+    """The published evaluation's preprocessing over all columns: ``normalize_total(1e4) -> log1p -> / cell max``.
+
+    Parameters
+    ----------
+    counts
+        ``n x G`` non-negative counts; the library size and the maximum are taken over all ``G`` columns.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``n x G`` values in ``[0, 1]``, 1 at each cell's maximum; a cell without counts is all
+        zero.
+    """
     x, _ = normalize(counts, counts.shape[1])
     return (x + 1.0) / 2.0
 
 
 def augment(counts: np.ndarray, shifts: Sequence[float]) -> np.ndarray:
-    """The released code's reference augmentation: stacked copies of ``counts + s`` for each shift ``s``."""
+    """The released code's reference augmentation: stacked copies of ``counts + s`` for each shift ``s``.
+
+    Parameters
+    ----------
+    counts
+        ``n x G`` reference counts.
+    shifts
+        Values added to every entry, one copy per shift (at least one), e.g. from :func:`default_shifts`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(shifts) * n) x G`` array, the copies stacked in the order of ``shifts``; float32 for
+        float32 ``counts``.
+    """
     return np.vstack([counts + np.float32(s) for s in shifts])
 
 
 def default_shifts(n_genes: int) -> tuple[float, ...]:
-    """Shifts used by the released SpaLSTF code: ``(0, 10)`` below 40 genes, ``(0, 5, 10)`` otherwise."""
+    """Shifts used by the released SpaLSTF code: ``(0, 10)`` below 40 genes, ``(0, 5, 10)`` otherwise.
+
+    Parameters
+    ----------
+    n_genes
+        Number of genes (columns) of the reference counts to augment.
+
+    Returns
+    -------
+    tuple of float
+        ``(0.0, 10.0)`` if ``n_genes < 40``, else ``(0.0, 5.0, 10.0)``.
+    """
     return (0.0, 10.0) if n_genes < 40 else (0.0, 5.0, 10.0)
 
 
@@ -226,7 +335,23 @@ def _hilbert_index(ix: np.ndarray, iy: np.ndarray, order: int) -> np.ndarray:
 
 
 def spatial_order(coords: np.ndarray, order: int = 10) -> np.ndarray:
-    """Cell permutation along a Hilbert curve through the tissue: neighbours in the sequence are neighbours in space."""
+    """Cell permutation along a Hilbert curve through the tissue: neighbours in the sequence are neighbours in space.
+
+    Each axis is rescaled on its own to the integer grid ``0 .. 2**order - 1`` (a constant axis maps to
+    0); cells in the same grid cell keep their input order.
+
+    Parameters
+    ----------
+    coords
+        ``n x d`` cell coordinates, ``d >= 2``; only the first two columns are used.
+    order
+        Order of the Hilbert curve: ``2**order`` grid cells per axis.
+
+    Returns
+    -------
+    numpy.ndarray
+        Integer permutation of ``0 .. n - 1``: the cell indices in curve order.
+    """
     xy = np.asarray(coords, dtype=np.float64)[:, :2]
     span = np.ptp(xy, axis=0)
     span[span == 0] = 1.0
@@ -239,6 +364,17 @@ def expression_order(x: np.ndarray) -> np.ndarray:
 
     Computed on one BLAS thread: cells with equal or nearly equal scores would otherwise swap places
     with the machine's thread count.
+
+    Parameters
+    ----------
+    x
+        ``n x G`` cell features (e.g. model-space observed genes); centred, not scaled.
+
+    Returns
+    -------
+    numpy.ndarray
+        Integer permutation of ``0 .. n - 1`` sorting the cells by ascending score on the first principal
+        component (the component's sign is whatever the SVD returns); ties keep their input order.
     """
     centred = x - x.mean(axis=0, keepdims=True)
     with single_threaded_numpy():

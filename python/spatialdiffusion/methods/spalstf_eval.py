@@ -63,6 +63,13 @@ def cross_validate(
         ``per_gene`` (DataFrame: gene, fold, spcc, ssim, rmse, js), ``summary`` (median of each gene metric
         over genes, then ari, ami, nmi, homo), ``imputed`` (float32 spatial cells x genes, preprocessed like
         the truth), ``timings`` (seconds per fold and for scoring).
+
+    Raises
+    ------
+    TypeError
+        If ``n_folds`` is not an integer.
+    ValueError
+        If ``n_folds`` is below 2 or above the number of genes.
     """
     genes = list(genes)
     n_folds = check_positive_int(n_folds, "n_folds", minimum=2, maximum=len(genes))
@@ -93,6 +100,25 @@ def knn_imputer(k: int = 30) -> Imputer:
 
     Both data sets are normalised as SpaLSTF's model space (observed-gene library and maximum) and the
     average is taken there.
+
+    Parameters
+    ----------
+    k
+        Number of reference neighbours (Euclidean distance over the observed genes in model space); capped
+        at the number of reference cells.
+
+    Returns
+    -------
+    Imputer
+        A function with the :data:`Imputer` signature (it ignores ``fold``) that returns float32 spatial
+        cells x targets, the neighbours' mean mapped by ``(x + 1) / 2``.
+
+    Raises
+    ------
+    TypeError
+        If ``k`` is not an integer.
+    ValueError
+        If ``k`` is below 1.
     """
     k = check_positive_int(k, "k")
 

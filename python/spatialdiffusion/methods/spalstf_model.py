@@ -8,6 +8,7 @@ count matrices whose columns are already in model order (observed genes, then ta
 from __future__ import annotations
 
 import copy
+import pickle
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
@@ -104,7 +105,7 @@ class SpaLSTFModel:
         self.target = list(target)
         self.config = config.resolved(len(self.observed) + len(self.target))
         self.device = device
-        self.nets = [self._build_net() for _ in range(self.config.n_models)]
+        self.nets: list[SpaLSTFDenoiser] = []  # built by fit() or load()
         self.schedule = NoiseSchedule.cosine(self.config.num_timesteps)
         self.history: list[dict[str, float]] = []
         self.timer = StageTimer()
@@ -207,10 +208,11 @@ class SpaLSTFModel:
                 rank[expression_order(x0_np[:, : self.n_observed])] = np.arange(len(x0_np))
         batch_of = self._batch_source(counts, x0_np)
         self.history = []
+        self.nets = []
         with self.timer("train"):
             for member in range(cfg.n_models):
                 desc = "SpaLSTF training" if cfg.n_models == 1 else f"SpaLSTF training, model {member + 1}/{cfg.n_models}"
-                self.nets[member] = self._train_member(batch_of, len(counts), rank, member_seed(seed, member), member, desc, verbose)
+                self.nets.append(self._train_member(batch_of, len(counts), rank, member_seed(seed, member), member, desc, verbose))
         self.trained = True
         return self
 
@@ -412,14 +414,19 @@ class SpaLSTFModel:
     @classmethod
     def load(cls, path: str | Path, device: torch.device) -> "SpaLSTFModel":
         """Rebuild a model written by :meth:`save` on ``device``."""
-        state = torch.load(Path(path), map_location="cpu", weights_only=True)
+        not_a_checkpoint = f"{path} is not a SpaLSTF checkpoint written by spatialdiffusion; delete it or pass another `checkpoint` path."
+        try:
+            state = torch.load(Path(path), map_location="cpu", weights_only=True)
+        except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
+            raise ValueError(not_a_checkpoint) from err
         if not isinstance(state, dict) or state.get("format") not in (CHECKPOINT_FORMAT, _SINGLE_MODEL_FORMAT):
-            raise ValueError(f"{path} is not a SpaLSTF checkpoint written by spatialdiffusion.")
+            raise ValueError(not_a_checkpoint)
         model = cls(SpaLSTFConfig(**state["config"]), state["observed"], state["target"], device)
         state_dicts = state["state_dicts"] if state["format"] == CHECKPOINT_FORMAT else [state["state_dict"]]
-        if len(state_dicts) != len(model.nets):
-            raise ValueError(f"{path} holds {len(state_dicts)} networks but its config says n_models={len(model.nets)}; "
+        if len(state_dicts) != model.config.n_models:
+            raise ValueError(f"{path} holds {len(state_dicts)} networks but its config says n_models={model.config.n_models}; "
                              "the file is damaged: retrain and save it again.")
+        model.nets = [model._build_net() for _ in state_dicts]
         for net, weights in zip(model.nets, state_dicts):
             net.load_state_dict(weights)
         model.history = list(state["history"])

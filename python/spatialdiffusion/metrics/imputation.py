@@ -36,7 +36,25 @@ def _safe_divide(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def spcc(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """Spearman correlation per gene across cells (ties get average ranks, as ``scipy.stats.spearmanr``)."""
+    """Spearman correlation per gene across cells (ties get average ranks, as ``scipy.stats.spearmanr``).
+
+    Parameters
+    ----------
+    truth
+        Cells x genes reference values; a 1-D array is read as a single gene.
+    pred
+        Predicted values of the same shape (reshaped to one column when ``truth`` is 1-D).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 vector, one correlation in ``[-1, 1]`` per gene; NaN where either column is constant.
+
+    Raises
+    ------
+    ValueError
+        If ``truth`` and ``pred`` do not have the same 2-D shape (after the 1-D case is made a column).
+    """
     t, p = _pair(truth, pred)
     rt = stats.rankdata(t, axis=0)
     rp = stats.rankdata(p, axis=0)
@@ -50,6 +68,24 @@ def ssim(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
 
     ``M`` is the smaller of the two scaled maxima (1 unless a column is all zero), ``C1 = (0.01 M)^2``,
     ``C2 = (0.03 M)^2``, ``C3 = C2 / 2``; standard deviations use ``ddof = 0``.
+
+    Parameters
+    ----------
+    truth
+        Cells x genes reference values; a 1-D array is read as a single gene.
+    pred
+        Predicted values of the same shape (reshaped to one column when ``truth`` is 1-D).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 vector, one SSIM per gene (1 for identical columns); NaN where either column's maximum
+        is zero (e.g. an all-zero column).
+
+    Raises
+    ------
+    ValueError
+        If ``truth`` and ``pred`` do not have the same 2-D shape (after the 1-D case is made a column).
     """
     t, p = _pair(truth, pred)
     t = _safe_divide(t, t.max(axis=0))
@@ -67,7 +103,26 @@ def ssim(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
 
 
 def rmse(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """Root mean squared difference per gene between the z-scored (``ddof = 0``) columns."""
+    """Root mean squared difference per gene between the z-scored (``ddof = 0``) columns.
+
+    Parameters
+    ----------
+    truth
+        Cells x genes reference values; a 1-D array is read as a single gene.
+    pred
+        Predicted values of the same shape (reshaped to one column when ``truth`` is 1-D).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 vector, one non-negative RMSE per gene (lower is better); NaN where either column is
+        constant.
+
+    Raises
+    ------
+    ValueError
+        If ``truth`` and ``pred`` do not have the same 2-D shape (after the 1-D case is made a column).
+    """
     t, p = _pair(truth, pred)
     zt = _safe_divide(t - t.mean(axis=0), t.std(axis=0))
     zp = _safe_divide(p - p.mean(axis=0), p.std(axis=0))
@@ -75,7 +130,26 @@ def rmse(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
 
 
 def js(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """Jensen-Shannon divergence (natural log) per gene between the columns scaled to sum to one."""
+    """Jensen-Shannon divergence (natural log) per gene between the columns scaled to sum to one.
+
+    Parameters
+    ----------
+    truth
+        Cells x genes reference values; a 1-D array is read as a single gene.
+    pred
+        Predicted values of the same shape (reshaped to one column when ``truth`` is 1-D).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 vector, one divergence per gene (0 for proportional columns, at most ``log 2`` for
+        non-negative data; lower is better); NaN where either column sums to zero.
+
+    Raises
+    ------
+    ValueError
+        If ``truth`` and ``pred`` do not have the same 2-D shape (after the 1-D case is made a column).
+    """
     t, p = _pair(truth, pred)
     t = _safe_divide(t, t.sum(axis=0))
     p = _safe_divide(p, p.sum(axis=0))
@@ -90,7 +164,29 @@ def js(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
 
 
 def gene_scores(truth: np.ndarray, pred: np.ndarray, genes: Sequence[str] | None = None) -> pd.DataFrame:
-    """All four per-gene metrics as a DataFrame (one row per gene, columns ``gene, spcc, ssim, rmse, js``)."""
+    """All four per-gene metrics as a DataFrame (one row per gene, columns ``gene, spcc, ssim, rmse, js``).
+
+    Parameters
+    ----------
+    truth
+        Cells x genes reference values; a 1-D array is read as a single gene.
+    pred
+        Predicted values of the same shape.
+    genes
+        One name per column; by default the column numbers as strings (``"0"``, ``"1"``, ...).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per gene, in column order: the name, then :func:`spcc`, :func:`ssim`, :func:`rmse` and
+        :func:`js` (float64, NaN where undefined).
+
+    Raises
+    ------
+    ValueError
+        If ``truth`` and ``pred`` do not have the same 2-D shape, or ``genes`` does not have one name per
+        column.
+    """
     t, p = _pair(truth, pred)
     names = list(genes) if genes is not None else [str(i) for i in range(t.shape[1])]
     if len(names) != t.shape[1]:
@@ -105,6 +201,25 @@ def leiden_labels(x: np.ndarray, *, n_neighbors: int = 30, n_pcs: int = 30, reso
     partition stops improving (``n_iterations=-1``), on the directed kNN graph. ``n_pcs`` is capped by the
     number of principal components available (``n_genes - 1``, at most 50). PCA and the kNN graph run on
     one BLAS thread, so the partition does not change with the machine's thread count.
+
+    Parameters
+    ----------
+    x
+        Cells x features matrix (converted to float32); PCA centres it but does not scale it.
+    n_neighbors
+        Neighbours of the kNN graph (``sc.pp.neighbors``).
+    n_pcs
+        Principal components the kNN graph is built on, capped at the number computed
+        (``min(n_cells, n_genes) - 1``, at most 50).
+    resolution
+        Leiden resolution; higher values give more clusters.
+    random_state
+        Seed of PCA, the kNN graph and Leiden.
+
+    Returns
+    -------
+    numpy.ndarray
+        Object array of cluster labels as strings (``"0"``, ``"1"``, ...), one per cell.
     """
     import warnings
 
@@ -122,6 +237,30 @@ def leiden_labels(x: np.ndarray, *, n_neighbors: int = 30, n_pcs: int = 30, reso
 
 
 def imputation_cluster_scores(truth: np.ndarray, pred: np.ndarray, *, random_state: int = 0) -> dict[str, float]:
-    """ARI/AMI/NMI/Homo of Leiden on ``pred`` against Leiden on ``truth`` (the reference labelling)."""
+    """ARI/AMI/NMI/Homo of Leiden on ``pred`` against Leiden on ``truth`` (the reference labelling).
+
+    Both matrices are clustered by :func:`leiden_labels` with its defaults and the labellings compared
+    with :func:`~spatialdiffusion.metrics.clustering_scores`.
+
+    Parameters
+    ----------
+    truth
+        Cells x genes reference matrix.
+    pred
+        Cells x genes predicted matrix, same cells in the same order (the number of genes may differ).
+    random_state
+        Seed passed to both :func:`leiden_labels` calls.
+
+    Returns
+    -------
+    dict
+        ``ari``, ``ami``, ``nmi`` and ``homo`` as floats (see
+        :func:`~spatialdiffusion.metrics.clustering_scores`).
+
+    Raises
+    ------
+    ValueError
+        If ``truth`` and ``pred`` have different numbers of cells (rows).
+    """
     scores = clustering_scores(leiden_labels(truth, random_state=random_state), leiden_labels(pred, random_state=random_state))
     return {k: scores[k] for k in ("ari", "ami", "nmi", "homo")}

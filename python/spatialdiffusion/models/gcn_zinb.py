@@ -26,6 +26,19 @@ def zinb_nll(x: torch.Tensor, mean: torch.Tensor, dispersion: torch.Tensor, drop
     the dropout probability: ``-log(pi + (1-pi) NB(0))`` for zeros and ``-log(1-pi) - log NB(x)``
     otherwise. ``x`` may be non-integer (the released code applies it to scaled data).
 
+    Parameters
+    ----------
+    x
+        Observed values (non-negative); entries ``<= 1e-8`` take the zero branch.
+    mean
+        NB mean ``mu``, positive, same shape as ``x`` (or broadcastable to it).
+    dispersion
+        NB dispersion ``theta``, positive, same shape as ``x`` (or broadcastable to it).
+    dropout
+        Zero-inflation probability ``pi`` in ``[0, 1]``, same shape as ``x`` (or broadcastable to it).
+    eps
+        Small constant added inside the logarithms and log-gamma terms for numerical stability.
+
     Returns
     -------
     torch.Tensor

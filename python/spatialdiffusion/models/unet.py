@@ -16,7 +16,23 @@ from torch.nn import functional as F
 
 
 def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
-    """Sinusoidal embedding of integer timesteps: ``[sin(t f_k), cos(t f_k)]`` with geometric ``f_k``."""
+    """Sinusoidal embedding of integer timesteps: ``[sin(t f_k), cos(t f_k)]`` with geometric ``f_k``.
+
+    ``f_k = 10000^(-k / max(half - 1, 1))`` for ``k = 0 .. half - 1`` with ``half = dim // 2``, so ``f_0 = 1``.
+
+    Parameters
+    ----------
+    t
+        1-D tensor of ``B`` timesteps (converted to float32).
+    dim
+        Embedding width; an odd ``dim`` gives ``dim - 1`` columns.
+
+    Returns
+    -------
+    torch.Tensor
+        float32 ``(B, 2 * (dim // 2))`` tensor on ``t``'s device: the ``half`` sines, then the ``half``
+        cosines.
+    """
     half = dim // 2
     freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device, dtype=torch.float32) / max(half - 1, 1))
     args = t.float()[:, None] * freqs[None]
