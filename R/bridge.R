@@ -76,16 +76,10 @@ spatialDiffusionPython <- function() {
         return(list(python = path.expand(env), source = "environment variable SPATIALDIFFUSION_PYTHON",
             initialized = FALSE))
     }
-    dir <- normalizePath(getwd(), mustWork = FALSE)
-    repeat {
-        py <- .pythonExecutable(dir)
-        if (!is.na(py)) {
-            return(list(python = py, source = paste0("project virtualenv ", file.path(dir, ".venv")),
-                initialized = FALSE))
-        }
-        parent <- dirname(dir)
-        if (identical(parent, dir)) break
-        dir <- parent
+    dir <- .findUpwards(function(dir) !is.na(.pythonExecutable(dir)))
+    if (!is.null(dir)) {
+        return(list(python = .pythonExecutable(dir), source = paste0("project virtualenv ",
+            file.path(dir, ".venv")), initialized = FALSE))
     }
     envname <- .defaultEnvname()
     if (isTRUE(tryCatch(reticulate::virtualenv_exists(envname), error = function(e) FALSE))) {
@@ -97,6 +91,17 @@ spatialDiffusionPython <- function() {
 }
 
 .defaultEnvname <- function() "r-spatialdiffusion"
+
+## The working directory or the nearest of its parents for which `test(dir)` is TRUE; NULL if none.
+.findUpwards <- function(test) {
+    dir <- normalizePath(getwd(), mustWork = FALSE)
+    repeat {
+        if (test(dir)) return(dir)
+        parent <- dirname(dir)
+        if (identical(parent, dir)) return(NULL)
+        dir <- parent
+    }
+}
 
 .pythonProblem <- function(what) {
     found <- spatialDiffusionPython()
@@ -241,10 +246,17 @@ pythonAvailable <- function() {
     if (is.list(x)) lapply(x, .asList) else x
 }
 
-## Run an engine function with arguments converted to numpy where needed.
-.callEngine <- function(key, fun, ...) {
-    mod <- .py(key)
-    f <- mod[[fun]]
-    res <- f(...)
-    res
+## Call the engine function `fun` of module `key` with the argument list `args`. The engine checks
+## every input and setting and names the culprit, so a Python exception becomes a plain R error
+## with the engine's message (type and text, without the traceback).
+.callEngine <- function(key, fun, args) {
+    f <- .py(key)[[fun]]
+    tryCatch(do.call(f, args), error = function(e) stop(.engineErrorMessage(e), call. = FALSE))
+}
+
+## "ValueError: <message>" from a Python exception, without reticulate's trailing hints.
+.engineErrorMessage <- function(e) {
+    msg <- sub("\\s*(Run `reticulate::py_last_error\\(\\)` for details\\.)?\\s*$", "",
+        conditionMessage(e))
+    paste0("The Python engine stopped with ", msg)
 }

@@ -2,7 +2,8 @@
 #'
 #' Adjusted Rand index (ARI), adjusted mutual information (AMI), normalised mutual information
 #' (NMI) and homogeneity of predicted domains with respect to a reference labelling. Spots whose
-#' reference label is missing (`NA`, or the strings `"NA"`, `"nan"`, `""`) are excluded first, as
+#' reference label is missing (`NA`, or the strings `"NA"`, `"nan"`, `"none"`, `"null"`, `""`, in
+#' any case) are excluded first, as
 #' in the DiffusionST evaluation of the DLPFC slices. NMI and AMI use the arithmetic mean of the
 #' entropies (scikit-learn's default, as the engine's metrics); homogeneity is 1 when every
 #' predicted domain holds a single reference label. Computed in R: no Python needed.
@@ -33,15 +34,8 @@ domainMetrics <- function(x, truth, pred = "DiffusionST_domain") {
             stop("`x` must be a SingleCellExperiment, SpatialExperiment, Seurat object, data ",
                 "frame, or NULL.", call. = FALSE)
         }
-        for (arg in c("truth", "pred")) {
-            v <- get(arg)
-            if (!is.character(v) || length(v) != 1L || !v %in% colnames(df)) {
-                stop("`", arg, "` must name a column of the cell annotations of `x`; ",
-                    dQuote(format(v)[1], FALSE), " is not one.", call. = FALSE)
-            }
-        }
-        truth <- df[[truth]]
-        pred <- df[[pred]]
+        truth <- .annotationColumn(df, truth, "truth")
+        pred <- .annotationColumn(df, pred, "pred", " (run runDiffusionST() first?)")
     }
     if (length(truth) != length(pred)) {
         stop("`truth` and `pred` must have the same length, got ", length(truth), " and ",
@@ -57,8 +51,17 @@ domainMetrics <- function(x, truth, pred = "DiffusionST_domain") {
     }
     t <- truth[keep]
     p <- pred[keep]
-    c(ARI = mclust::adjustedRandIndex(t, p), AMI = .ami(t, p), NMI = .nmi(t, p),
-        homogeneity = .homogeneity(t, p), nScored = sum(keep))
+    c(ARI = .ari(t, p), AMI = .ami(t, p), NMI = .nmi(t, p), homogeneity = .homogeneity(t, p),
+        nScored = sum(keep))
+}
+
+## mclust's ARI, with scikit-learn's convention where it is 0/0: two partitions that are both a
+## single cluster, or both all singletons, agree perfectly (1).
+.ari <- function(t, p) {
+    nt <- length(unique(t))
+    np <- length(unique(p))
+    if (nt == np && (nt == 1L || nt == length(t))) return(1)
+    mclust::adjustedRandIndex(t, p)
 }
 
 .entropy <- function(counts) {
@@ -80,9 +83,7 @@ domainMetrics <- function(x, truth, pred = "DiffusionST_domain") {
     ht <- .entropy(rowSums(tab))
     hp <- .entropy(colSums(tab))
     if (ht == 0 && hp == 0) return(1)
-    denom <- (ht + hp) / 2
-    if (denom == 0) return(0)
-    .mutualInfo(tab) / denom
+    .mutualInfo(tab) / ((ht + hp) / 2)
 }
 
 .homogeneity <- function(t, p) {

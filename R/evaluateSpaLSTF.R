@@ -11,10 +11,11 @@
 #' @param folds Number of cross-validation folds (at least 2).
 #' @param ... Further engine settings passed to
 #'   `spatialdiffusion.methods.spalstf.evaluate_spalstf_arrays()` (e.g. `epochs`).
-#' @return A [S4Vectors::DataFrame] with one row per gene and fold (`gene`, `fold`, `spcc`,
+#' @return A [S4Vectors::DataFrame] with one row per gene (`gene`, `fold` numbered from 1, `spcc`,
 #'   `ssim`, `rmse`, `js`; plus `sample` for several samples). Its `metadata()` holds `summary`
-#'   (named numeric vector; a list of them, one per sample, for several samples), `params`,
-#'   `timings` and `versions`.
+#'   (a named numeric vector: the medians `spcc`, `ssim`, `rmse`, `js` over genes and the
+#'   clustering scores `ari`, `ami`, `nmi`, `homo`; a list of them, one per sample, for several
+#'   samples), `params`, `timings` and `versions`.
 #' @seealso [runSpaLSTF()]
 #' @examples
 #' ex <- loadExampleOsmFISH()
@@ -37,7 +38,7 @@ NULL
 setMethod("evaluateSpaLSTF", c("ANY", "ANY"), function(x, reference, folds = 5, assay = NULL,
     referenceAssay = NULL, coords = NULL, sampleId = "sample_id", preset = "auto",
     device = "auto", seed = 0L, BPPARAM = BiocParallel::SerialParam(), verbose = TRUE, ...) {
-    st <- .spatialInput(x, assay, coords, sampleId, verbose, required = FALSE)
+    st <- .spatialInput(x, assay, coords, sampleId, verbose)
     ref <- .referenceInput(reference, referenceAssay)
     shared <- rownames(st$counts)[toupper(rownames(st$counts)) %in% toupper(rownames(ref$counts))]
     .genesToImpute(st$counts, ref$counts, shared)  # errors when no gene is shared
@@ -49,11 +50,11 @@ setMethod("evaluateSpaLSTF", c("ANY", "ANY"), function(x, reference, folds = 5, 
     settings <- .checkRunSettings(preset, device, seed, verbose)
     start <- proc.time()[["elapsed"]]
     runs <- .spalstfPerSample(st, ref, "evaluate_spalstf_arrays", settings, BPPARAM,
-        extra = c(list(n_folds = folds), .engineOverrides(list(...))),
+        extra = c(list(n_folds = folds), .engineOverrides(list(...), .SPALSTF_ARGS)),
         describe = function(n) paste0(folds, "-fold cross-validation over ", length(shared),
             " shared genes, ", n, " cells"),
-        convert = function(res) list(perGene = S4Vectors::DataFrame(lapply(.asList(res[["per_gene"]]),
-            unlist)), summary = unlist(.asList(res[["summary"]]))))
+        convert = function(res) list(perGene = .perGeneTable(res[["per_gene"]]),
+            summary = unlist(.asList(res[["summary"]]))))
     if (length(runs) > 1L) {
         out <- do.call(rbind, lapply(names(runs), function(s) {
             d <- runs[[s]]$perGene
@@ -72,3 +73,10 @@ setMethod("evaluateSpaLSTF", c("ANY", "ANY"), function(x, reference, folds = 5, 
         versions = c(runs[[1]]$versions, .versionsR()))
     out
 })
+
+## The engine's per-gene scores as a DataFrame, folds numbered from 1 as R counts.
+.perGeneTable <- function(perGene) {
+    out <- S4Vectors::DataFrame(lapply(.asList(perGene), unlist))
+    out$fold <- as.integer(out$fold) + 1L
+    out
+}

@@ -12,6 +12,23 @@
 
 .isSeurat <- function(x) inherits(x, "Seurat")
 
+## The column `value` of the cell annotations `df`, named by the argument `arg`; `hint` is added
+## to the error when the column is missing.
+.annotationColumn <- function(df, value, arg, hint = "") {
+    if (!is.character(value) || length(value) != 1L || !value %in% colnames(df)) {
+        stop("`", arg, "` must name a column of the cell annotations; ", dQuote(format(value)[1], FALSE),
+            " is not one", hint, ".", call. = FALSE)
+    }
+    df[[value]]
+}
+
+## Is the first coordinate column the row (vertical) axis? True for row/column pairs such as
+## array_row/array_col or imagerow/imagecol; false for x/y pairs and unnamed matrices.
+.rowFirst <- function(coords) {
+    first <- colnames(coords)[1]
+    !is.null(first) && grepl("row", first, ignore.case = TRUE)
+}
+
 .needSeurat <- function() {
     if (!requireNamespace("SeuratObject", quietly = TRUE)) {
         stop("Working with Seurat objects needs the 'SeuratObject' package; install it first.",
@@ -178,15 +195,20 @@
     if (!(is.matrix(m) || methods::is(m, "Matrix"))) {
         m <- tryCatch(methods::as(m, "dgCMatrix"), error = function(e) as.matrix(m))
     }
+    if (methods::is(m, "sparseMatrix") && !methods::is(m, "dMatrix")) {
+        stop(what, " is a ", class(m)[1], " (a pattern or logical matrix), not counts. ", fix,
+            call. = FALSE)
+    }
     vals <- if (methods::is(m, "sparseMatrix")) {
         methods::as(m, "CsparseMatrix")@x
     } else {
         as.vector(m)
     }
-    if (!is.numeric(vals) && !is.logical(vals)) {
-        stop(what, " is not numeric. ", fix, call. = FALSE)
+    if (!is.numeric(vals)) {
+        stop(what, " is not numeric (", typeof(vals), "). ", fix, call. = FALSE)
     }
     if (anyNA(vals)) stop(what, " contains NA values. ", fix, call. = FALSE)
+    if (any(is.infinite(vals))) stop(what, " contains infinite values. ", fix, call. = FALSE)
     if (length(vals) && any(vals < 0)) {
         stop(what, " contains negative values, so it does not hold raw counts. ", fix,
             call. = FALSE)
@@ -235,30 +257,24 @@
 }
 
 .checkNClusters <- function(nClusters, nSpots) {
-    ok <- is.numeric(nClusters) && length(nClusters) == 1L && !is.na(nClusters) &&
-        nClusters == round(nClusters) && nClusters >= 2 && nClusters < nSpots
-    if (!ok) {
-        stop("`nClusters` must be a single whole number from 2 to ", nSpots - 1L,
-            " (fewer than the ", nSpots, " spots of the smallest sample); got ",
-            paste(format(nClusters), collapse = ", "), ".", call. = FALSE)
-    }
-    as.integer(nClusters)
+    .checkWhole(nClusters, "nClusters", 2, nSpots - 1L,
+        paste0(" (fewer than the ", nSpots, " spots of the smallest sample)"))
 }
 
-.checkWhole <- function(value, name, minimum = 1) {
+## A single whole number in [minimum, maximum]; the error names the argument and shows what it got
+## (its class too, when it is not a number at all).
+.checkWhole <- function(value, name, minimum = 1, maximum = .Machine$integer.max, why = "") {
     ok <- is.numeric(value) && length(value) == 1L && !is.na(value) && value == round(value) &&
-        value >= minimum && value <= .Machine$integer.max
-    if (!ok) stop("`", name, "` must be a single whole number of at least ", minimum, "; got ",
-        paste(format(value), collapse = ", "), ".", call. = FALSE)
+        value >= minimum && value <= maximum
+    if (!ok) {
+        range <- if (maximum < .Machine$integer.max) paste0("from ", minimum, " to ", maximum) else
+            paste0("of at least ", minimum)
+        got <- if (is.numeric(value)) paste(format(value), collapse = ", ") else
+            paste0("a ", class(value)[1], " (", paste(format(value), collapse = ", "), ")")
+        stop("`", name, "` must be a single whole number ", range, why, "; got ", got, ".",
+            call. = FALSE)
+    }
     as.integer(value)
-}
-
-.checkSeed <- function(seed) {
-    ok <- is.numeric(seed) && length(seed) == 1L && !is.na(seed) && seed == round(seed) &&
-        seed >= 0 && seed <= .Machine$integer.max
-    if (!ok) stop("`seed` must be a single non-negative whole number; got ",
-        paste(format(seed), collapse = ", "), ".", call. = FALSE)
-    as.integer(seed)
 }
 
 .checkString <- function(value, name) {
@@ -266,6 +282,18 @@
         stop("`", name, "` must be a single non-empty string.", call. = FALSE)
     }
     value
+}
+
+## `name` for the results of `method` in a Seurat object: an assay of that name may only be
+## replaced when it holds an earlier result of the method (its Misc entry says so).
+.checkSeuratResultName <- function(x, name, method) {
+    name <- .checkString(name, "name")
+    earlier <- SeuratObject::Misc(x, name)
+    if (name %in% SeuratObject::Assays(x) && !identical(earlier$method, method)) {
+        stop("`name` = \"", name, "\" is an assay of `x` that does not hold ", method, " results; ",
+            "pass another `name` (the results are stored as an assay of that name).", call. = FALSE)
+    }
+    name
 }
 
 .checkFlag <- function(value, name) {
@@ -277,8 +305,18 @@
 
 ## The settings every engine call takes, checked: preset, device, seed and verbose.
 .checkRunSettings <- function(preset, device, seed, verbose) {
-    list(preset = .checkString(preset, "preset"), device = .checkString(device, "device"),
-        seed = .checkSeed(seed), verbose = .checkFlag(verbose, "verbose"))
+    preset <- .checkString(preset, "preset")
+    if (!preset %in% c("auto", "fast", "paper")) {
+        stop("`preset` must be \"auto\", \"fast\" or \"paper\"; got \"", preset, "\".",
+            call. = FALSE)
+    }
+    device <- .checkString(device, "device")
+    if (!grepl("^(auto|cpu|mps|cuda(:[0-9]+)?)$", device)) {
+        stop("`device` must be \"auto\", \"cpu\", \"cuda\" (or \"cuda:N\") or \"mps\"; got \"",
+            device, "\".", call. = FALSE)
+    }
+    list(preset = preset, device = device, seed = .checkWhole(seed, "seed", 0),
+        verbose = .checkFlag(verbose, "verbose"))
 }
 
 .geneNames <- function(m, objName = "x") {
@@ -294,7 +332,13 @@
 ## Sample labels: NULL for a single sample, else a character vector (one per cell).
 .sampleIds <- function(df, sampleId, n, defaultName = "sample_id") {
     if (is.null(sampleId)) return(NULL)
-    if (length(sampleId) == n && n > 1L) return(as.character(sampleId))
+    if (length(sampleId) == n && n > 1L) {
+        if (anyNA(sampleId)) {
+            stop("`sampleId` has NA sample labels (e.g. spot ", which(is.na(sampleId))[1], "); give ",
+                "every spot a sample.", call. = FALSE)
+        }
+        return(as.character(sampleId))
+    }
     if (!is.character(sampleId) || length(sampleId) != 1L) {
         stop("`sampleId` must be NULL, a column name, or one sample label per spot.", call. = FALSE)
     }

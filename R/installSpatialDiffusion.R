@@ -55,15 +55,7 @@ installSpatialDiffusion <- function(envname = "r-spatialdiffusion", engine = NUL
 .defaultEngineSource <- function() {
     env <- Sys.getenv("SPATIALDIFFUSION_ENGINE", "")
     if (nzchar(env)) return(env)
-    dir <- normalizePath(getwd(), mustWork = FALSE)
-    repeat {
-        if (file.exists(file.path(dir, "pyproject.toml")) &&
-            dir.exists(file.path(dir, "python", "spatialdiffusion"))) {
-            return(dir)
-        }
-        parent <- dirname(dir)
-        if (identical(parent, dir)) break
-        dir <- parent
-    }
-    "spatialdiffusion"
+    repo <- .findUpwards(function(dir) file.exists(file.path(dir, "pyproject.toml")) &&
+        dir.exists(file.path(dir, "python", "spatialdiffusion")))
+    if (is.null(repo)) "spatialdiffusion" else repo
 }

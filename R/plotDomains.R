@@ -2,8 +2,11 @@
 #'
 #' Draws each spot at its spatial coordinates, coloured by domain; with `truth`, the ground truth
 #' is drawn in a second panel side by side with the same layout. Coordinates are found as in
-#' [runDiffusionST()] (or given with `coords`). The y axis is reversed so that array/pixel
-#' coordinates (row 0 at the top) show the tissue the right way up.
+#' [runDiffusionST()] (or given with `coords`). A pair whose first column names a row
+#' (`array_row`/`array_col`, `imagerow`/`imagecol`, `pxl_row_in_fullres`/...) is read as
+#' (row, column); any other pair, such as `spatialCoords()`, `x`/`y` or an unnamed matrix, as
+#' (x, y). The y axis is reversed so that array/pixel coordinates (row 0 at the top) show the
+#' tissue the right way up.
 #'
 #' @param x A SingleCellExperiment / SpatialExperiment or Seurat object.
 #' @param domain Column of `colData(x)` / `meta.data` holding the domains to plot.
@@ -30,32 +33,25 @@ plotDomains <- function(x, domain = "DiffusionST_domain", truth = NULL, coords =
         stop("`x` must be a SingleCellExperiment, SpatialExperiment or Seurat object.",
             call. = FALSE)
     }
-    for (arg in c("domain", if (!is.null(truth)) "truth")) {
-        v <- get(arg)
-        if (!is.character(v) || length(v) != 1L || !v %in% colnames(df)) {
-            stop("`", arg, "` must name a column of the cell annotations; ",
-                dQuote(format(v)[1], FALSE), " is not one",
-                if (arg == "domain") " (run runDiffusionST() first?)", ".", call. = FALSE)
-        }
+    labels <- list()  # one panel per labelling: the truth first, when given
+    if (!is.null(truth)) labels[[truth]] <- .annotationColumn(df, truth, "truth")
+    labels[[domain]] <- .annotationColumn(df, domain, "domain", " (run runDiffusionST() first?)")
+    if (!is.numeric(pointSize) || length(pointSize) != 1L || is.na(pointSize) || pointSize <= 0) {
+        stop("`pointSize` must be a single positive number.", call. = FALSE)
     }
     samples <- .sampleIds(df, sampleId, nrow(df))
-    panel <- function(col, label) {
-        data.frame(x = crd[, 2], y = crd[, 1], label = as.character(df[[col]]),
-            panel = label, sample = if (is.null(samples)) "" else samples,
-            stringsAsFactors = FALSE)
+    xy <- if (.rowFirst(crd)) crd[, 2:1] else crd[, 1:2]
+    long <- do.call(rbind, lapply(names(labels), function(panel) {
+        data.frame(x = xy[, 1], y = xy[, 2], label = as.character(labels[[panel]]), panel = panel,
+            sample = if (is.null(samples)) "" else samples, stringsAsFactors = FALSE)
+    }))
+    if (!is.null(truth) && is.null(title)) {
+        m <- tryCatch(domainMetrics(NULL, df[[truth]], df[[domain]]), error = function(e) NULL)
+        if (!is.null(m)) title <- sprintf("ARI = %.3f (%d spots with ground truth)",
+            m[["ARI"]], as.integer(m[["nScored"]]))
     }
-    long <- panel(domain, domain)
-    if (!is.null(truth)) {
-        long <- rbind(panel(truth, truth), long)
-        if (is.null(title)) {
-            m <- tryCatch(domainMetrics(NULL, df[[truth]], df[[domain]]), error = function(e) NULL)
-            if (!is.null(m)) title <- sprintf("ARI = %.3f (%d spots with ground truth)",
-                m[["ARI"]], as.integer(m[["nScored"]]))
-        }
-    }
-    long$panel <- factor(long$panel, levels = unique(long$panel))
-    lv <- unique(long$label)
-    long$label <- factor(long$label, levels = c(sort(setdiff(lv, NA)), if (anyNA(lv)) NA))
+    long$panel <- factor(long$panel, levels = names(labels))
+    long$label <- factor(long$label, levels = .labelLevels(labels))
     p <- ggplot2::ggplot(long, ggplot2::aes(x = .data$x, y = .data$y, colour = .data$label)) +
         ggplot2::geom_point(size = pointSize) +
         ggplot2::scale_y_reverse() +
@@ -69,4 +65,16 @@ plotDomains <- function(x, domain = "DiffusionST_domain", truth = NULL, coords =
     } else {
         p + ggplot2::facet_grid(sample ~ panel)
     }
+}
+
+## Legend order: the factor levels of each labelling when it has them, else numbers in numeric
+## order (1, 2, ..., 10) and text alphabetically; NA last.
+.labelLevels <- function(labels) {
+    lv <- unique(unlist(lapply(labels, function(l) {
+        if (is.factor(l)) return(levels(l))
+        u <- unique(as.character(l[!is.na(l)]))
+        num <- suppressWarnings(as.numeric(u))
+        if (!anyNA(num)) u[order(num)] else sort(u)
+    })))
+    c(lv, if (any(vapply(labels, anyNA, TRUE))) NA)
 }

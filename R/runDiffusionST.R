@@ -26,7 +26,8 @@
 #' @section Results:
 #' For a SingleCellExperiment / SpatialExperiment, with the default `name = "DiffusionST"`:
 #' * `colData(x)$DiffusionST_domain`: the refined domains (factor);
-#' * `reducedDim(x, "DiffusionST")`: the embedding that mclust clustered (spots x 20);
+#' * `reducedDim(x, "DiffusionST")`: the embedding that mclust clustered (spots x 20, columns
+#'   `DiffusionST_1`, ...);
 #' * `altExp(x, "DiffusionST")`: a SingleCellExperiment whose assay `"enhanced"` holds the
 #'   diffusion-enhanced expression of the selected genes (for several samples: the union of the
 #'   genes selected per sample, `NA` where a gene was not selected in a sample);
@@ -35,8 +36,10 @@
 #'
 #' For a Seurat object: the `meta.data` column `DiffusionST_domain`, the DimReduc
 #' `tolower(name)` (`"diffusionst"`, key `DiffusionST_`), the assay `name` holding the enhanced
-#' expression, and `Misc(x, name)`. Nothing else in the object changes, and nothing is written
-#' when the run fails.
+#' expression (with several samples, 0 where a gene was not selected in a sample: a Seurat assay
+#' cannot hold `NA`), and `Misc(x, name)`. An assay called `name` that is not the result of an
+#' earlier run is never overwritten (the run stops before any work). Nothing else in the object
+#' changes, and nothing is written when the run fails.
 #'
 #' For a matrix, a list with `domains`, `embedding`, `enhanced` (genes x spots) and `metadata`.
 #'
@@ -119,6 +122,7 @@ setMethod("runDiffusionST", "SingleCellExperiment", function(x, nClusters = 7, a
     if (ncol(rd)) SummarizedExperiment::rowData(enh) <- rd[rownames(res$enhanced), , drop = FALSE]
     md <- S4Vectors::metadata(x)
     md[[name]] <- res$metadata
+    colnames(res$embedding) <- paste0(name, "_", seq_len(ncol(res$embedding)))
     x[[paste0(name, "_domain")]] <- res$domains
     reducedDim(x, name) <- res$embedding
     altExp(x, name) <- enh
@@ -160,7 +164,7 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
 .runDiffusionSTSeurat <- function(x, nClusters, assay, coords, sampleId, preset, device, seed,
     librarySize, refine, refineNeighbors, name, BPPARAM, verbose, ...) {
     .needSeurat()
-    name <- .checkString(name, "name")
+    name <- .checkSeuratResultName(x, name, "DiffusionST")
     if (is.null(assay)) assay <- SeuratObject::DefaultAssay(x)
     counts <- .countsSeurat(x, assay)
     .geneNames(counts)
@@ -173,8 +177,10 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
     enhanced <- res$enhanced
     enhanced[is.na(enhanced)] <- 0
     newAssay <- suppressWarnings(SeuratObject::CreateAssayObject(data = enhanced))
-    reduction <- SeuratObject::CreateDimReducObject(embeddings = res$embedding,
-        key = paste0(gsub("[^A-Za-z0-9]", "", name), "_"), assay = assay)
+    key <- paste0(gsub("[^A-Za-z0-9]", "", name), "_")
+    colnames(res$embedding) <- paste0(key, seq_len(ncol(res$embedding)))
+    reduction <- SeuratObject::CreateDimReducObject(embeddings = res$embedding, key = key,
+        assay = assay)
     x[[paste0(name, "_domain")]] <- res$domains
     x[[name]] <- newAssay
     x[[tolower(name)]] <- reduction
@@ -187,6 +193,7 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
 .diffusionstCore <- function(counts, crd, nClusters, samples, preset, device, seed, libSize,
     refine, refineNeighbors, verbose, BPPARAM, engineArgs) {
     settings <- .checkRunSettings(preset, device, seed, verbose)
+    engineArgs <- .engineOverrides(engineArgs, .DIFFUSIONST_ARGS)
     refine <- .checkFlag(refine, "refine")
     refineNeighbors <- .checkWhole(refineNeighbors, "refineNeighbors", 1)
     groups <- .sampleGroups(ncol(counts), samples)
@@ -249,8 +256,8 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
         seed = seed, cluster = FALSE, verbose = verbose,
         library_size = if (!is.null(libSize)) array(libSize),
         refine_neighbors = if (refine) refineNeighbors else 0L),
-        .engineOverrides(engineArgs))
-    res <- do.call(.py("diffusionst")$diffusionst_arrays, args)
+        engineArgs)
+    res <- .callEngine("diffusionst", "diffusionst_arrays", args)
     tEngine <- proc.time()[["elapsed"]] - t0
     embedding <- .asMatrix(res[["embedding"]])
     enhanced <- .asMatrix(res[["enhanced"]])
@@ -267,8 +274,8 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
     t2 <- proc.time()[["elapsed"]]
     if (refine) {
         .say(verbose, label, ": refining domains (", refineNeighbors, " nearest spots)...")
-        refined <- as.integer(.asList(.py("cluster")$refine_labels(as.integer(labels),
-            unname(coords), n_neighbors = refineNeighbors)))
+        refined <- as.integer(.asList(.callEngine("cluster", "refine_labels",
+            list(as.integer(labels), unname(coords), n_neighbors = refineNeighbors))))
     }
     tRefine <- proc.time()[["elapsed"]] - t2
 
@@ -293,8 +300,8 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
             refine = tRefine)),
         versions = c(engineMeta$versions, .versionsR())
     )
-    list(embedding = embedding, enhanced = enhanced, geneIndex = geneIndex,
-        domains = refined, labelsMclust = labels, metadata = meta)
+    list(embedding = embedding, enhanced = enhanced, geneIndex = geneIndex, domains = refined,
+        metadata = meta)
 }
 
 ## mclust in R on the engine's embedding, seeded and started exactly like the engine's rpy2 path:
@@ -310,12 +317,24 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
     as.integer(fit$classification)
 }
 
-## Engine settings from `...`: whole numbers become Python ints.
-.engineOverrides <- function(args) {
+## Engine arguments that runDiffusionST() sets itself, with the R argument that sets each.
+.DIFFUSIONST_ARGS <- c(counts = "x", coords = "coords", gene_names = "x", n_clusters = "nClusters",
+    preset = "preset", device = "device", seed = "seed", cluster = "(none: R runs mclust)",
+    verbose = "verbose", library_size = "librarySize", refine_neighbors = "refineNeighbors")
+
+## Engine settings from `...`: named, none of the arguments the R function sets itself (`reserved`:
+## engine name -> R argument); whole numbers become Python ints.
+.engineOverrides <- function(args, reserved) {
     if (!length(args)) return(list())
     if (is.null(names(args)) || any(!nzchar(names(args)))) {
         stop("Engine settings passed through `...` must be named (e.g. epochs = 10).",
             call. = FALSE)
+    }
+    taken <- intersect(names(args), names(reserved))
+    if (length(taken)) {
+        stop("`...` sets ", paste0("`", taken, "`", collapse = ", "), ", which the R function ",
+            "sets itself; use its argument ", paste0("`", reserved[taken], "`", collapse = ", "),
+            " instead.", call. = FALSE)
     }
     lapply(args, function(v) {
         if (is.numeric(v) && !is.integer(v) && length(v) == 1L && !is.na(v) && v == round(v) &&

@@ -51,8 +51,12 @@ setMethod("runSpaLSTF", c("ANY", "ANY"), function(x, reference, genes = NULL, as
     referenceAssay = NULL, coords = NULL, sampleId = "sample_id", preset = "auto",
     device = "auto", seed = 0L, checkpoint = NULL, name = "SpaLSTF",
     BPPARAM = BiocParallel::SerialParam(), verbose = TRUE, ...) {
-    name <- .checkString(name, "name")
-    st <- .spatialInput(x, assay, coords, sampleId, verbose, required = FALSE)
+    name <- if (.isSeurat(x)) .checkSeuratResultName(x, name, "SpaLSTF") else .checkString(name, "name")
+    if (methods::is(x, "SummarizedExperiment") && !methods::is(x, "SingleCellExperiment")) {
+        stop("runSpaLSTF() stores its results as an altExp, which needs a SingleCellExperiment; ",
+            "convert `x` first with as(x, \"SingleCellExperiment\").", call. = FALSE)
+    }
+    st <- .spatialInput(x, assay, coords, sampleId, verbose)
     ref <- .referenceInput(reference, referenceAssay)
     genes <- .genesToImpute(st$counts, ref$counts, genes)
     res <- .spalstfCore(st, ref, genes, preset, device, seed, checkpoint, verbose, BPPARAM,
@@ -75,20 +79,18 @@ setMethod("runSpaLSTF", c("ANY", "ANY"), function(x, reference, genes = NULL, as
 
 ## ---- adapters shared by runSpaLSTF() and evaluateSpaLSTF() --------------------------------
 
-.spatialInput <- function(x, assay, coords, sampleId, verbose, required) {
+## The spatial data of runSpaLSTF() / evaluateSpaLSTF(): counts, optional coordinates, samples.
+.spatialInput <- function(x, assay, coords, sampleId, verbose) {
     if (.isSeurat(x)) {
         .needSeurat()
-        if (is.null(assay)) assay <- SeuratObject::DefaultAssay(x)
         counts <- .countsSeurat(x, assay)
-        crd <- if (required) .coordsSeurat(x, coords, verbose) else
-            .optionalCoords(function() .coordsSeurat(x, coords, verbose), verbose)
+        crd <- .optionalCoords(function() .coordsSeurat(x, coords, verbose), verbose)
         samples <- .sampleIds(x[[]], sampleId, ncol(x))
         kind <- "Seurat"
     } else if (methods::is(x, "SummarizedExperiment")) {
         if (is.null(assay)) assay <- "counts"
         counts <- .countsSCE(x, assay)
         crd <- if (!methods::is(x, "SingleCellExperiment")) list(coords = NULL, source = "none") else
-            if (required) .coordsSCE(x, coords, verbose) else
             .optionalCoords(function() .coordsSCE(x, coords, verbose), verbose)
         samples <- .sampleIds(SummarizedExperiment::colData(x), sampleId, ncol(x))
         kind <- "SCE"
@@ -162,8 +164,19 @@ setMethod("runSpaLSTF", c("ANY", "ANY"), function(x, reference, genes = NULL, as
             paste(utils::head(missingGenes, 10), collapse = ", "),
             if (length(missingGenes) > 10) ", ...", ".", call. = FALSE)
     }
-    unique(genes)
+    twice <- duplicated(toupper(genes))
+    if (any(twice)) {
+        stop("`genes` names some genes more than once (genes are matched ignoring case): ",
+            paste(unique(genes[toupper(genes) %in% toupper(genes[twice])]), collapse = ", "), ".",
+            call. = FALSE)
+    }
+    genes
 }
+
+## Engine arguments that runSpaLSTF() / evaluateSpaLSTF() set themselves, with the R argument.
+.SPALSTF_ARGS <- c(st_counts = "x", st_genes = "x", ref_counts = "reference",
+    ref_genes = "reference", st_coords = "coords", genes = "genes", checkpoint = "checkpoint",
+    n_folds = "folds", preset = "preset", device = "device", seed = "seed", verbose = "verbose")
 
 ## Engine arguments describing the cells `idx` of the spatial data and the whole reference.
 .spalstfDataArgs <- function(st, idx, ref, refMatrix) {
@@ -188,7 +201,7 @@ setMethod("runSpaLSTF", c("ANY", "ANY"), function(x, reference, genes = NULL, as
         .say(settings$verbose, "SpaLSTF", if (length(groups) > 1L) paste0(" [", s, "]"), ": ",
             describe(length(idx)), " (preset = \"", settings$preset, "\", device = \"",
             settings$device, "\", seed = ", settings$seed, ")...")
-        res <- do.call(.py("spalstf")[[fun]], c(.spalstfDataArgs(st, idx, ref, refMatrix), extra,
+        res <- .callEngine("spalstf", fun, c(.spalstfDataArgs(st, idx, ref, refMatrix), extra,
             settings))
         c(convert(res), list(cells = idx, params = .asList(res[["params"]]),
             timings = .asList(res[["timings"]]), versions = .asList(res[["versions"]])))
@@ -206,7 +219,7 @@ setMethod("runSpaLSTF", c("ANY", "ANY"), function(x, reference, genes = NULL, as
         paste(length(genes), "genes")
     runs <- .spalstfPerSample(st, ref, "spalstf_arrays", settings, BPPARAM,
         extra = c(list(genes = if (!is.null(genes)) as.list(genes), checkpoint = checkpoint),
-            .engineOverrides(engineArgs)),
+            .engineOverrides(engineArgs, .SPALSTF_ARGS)),
         describe = function(n) paste0("imputing ", what, " for ", n, " cells from a reference of ",
             ncol(ref$counts), " cells"),
         convert = function(res) list(imputed = .asMatrix(res[["imputed"]]),

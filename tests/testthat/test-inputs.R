@@ -85,6 +85,41 @@ test_that("nClusters, seed and other arguments are range-checked before any work
     expect_error(runDiffusionST(m, nClusters = 4, coords = matrix(1, 3, 2)), "have 3 rows")
 })
 
+test_that("preset, device, engine settings, samples and counts are refused before any work", {
+    sce <- smallDLPFC()
+    run <- function(...) runDiffusionST(sce, nClusters = 4, verbose = FALSE, ...)
+    expect_error(run(preset = "bogus"), "`preset` must be \"auto\", \"fast\" or \"paper\"")
+    expect_error(run(device = "gpu0"), "`device` must be \"auto\", \"cpu\", \"cuda\"")
+    expect_error(run(refine_neighbors = 10L),
+        "`...` sets `refine_neighbors`.*use its argument `refineNeighbors`")
+    expect_error(run(seed = "a"), "`seed` must be a single whole number of at least 0; got a character")
+    expect_error(run(sampleId = c(NA, rep("a", ncol(sce) - 1))), "`sampleId` has NA sample labels")
+    m <- SummarizedExperiment::assay(sce, "counts")
+    crd <- cbind(sce$array_row, sce$array_col)
+    inf <- m
+    inf[1, 1] <- Inf
+    expect_error(runDiffusionST(inf, 4, coords = crd), "contains infinite values")
+    expect_error(runDiffusionST(m > 0, 4, coords = crd), "is a lgCMatrix \\(a pattern or logical")
+    osm <- smallOsmFISH()
+    expect_error(runSpaLSTF(methods::as(osm$spatial, "SummarizedExperiment"), osm$reference,
+        genes = "Gad2", verbose = FALSE), "needs a SingleCellExperiment")
+    expect_error(runSpaLSTF(osm$spatial, osm$reference, genes = c("Gad2", "GAD2"), verbose = FALSE),
+        "names some genes more than once .*: Gad2, GAD2")
+    expect_error(runSpaLSTF(osm$spatial, osm$reference, genes = "Gad2", n_folds = 2L,
+        verbose = FALSE), "`...` sets `n_folds`.*`folds`")
+})
+
+test_that("a Seurat assay that is not an earlier result is never overwritten", {
+    skipIfNoSeurat()
+    sce <- smallDLPFC()
+    so <- suppressWarnings(SeuratObject::CreateSeuratObject(
+        counts = SummarizedExperiment::assay(sce, "counts"),
+        meta.data = as.data.frame(SummarizedExperiment::colData(sce))))
+    expect_error(runDiffusionST(so, nClusters = 4, name = "RNA", verbose = FALSE),
+        "`name` = \"RNA\" is an assay of `x` that does not hold DiffusionST results")
+    expect_identical(SeuratObject::Assays(so), "RNA")
+})
+
 test_that("librarySize is checked before any work: column, length, sign, and at least the counts", {
     sce <- smallDLPFC()
     totals <- Matrix::colSums(SummarizedExperiment::assay(sce, "counts"))

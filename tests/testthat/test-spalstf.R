@@ -50,7 +50,7 @@ test_that("evaluateSpaLSTF returns per-gene metrics and a summary", {
     expect_s4_class(res, "DataFrame")
     expect_true(all(c("gene", "fold", "spcc", "ssim", "rmse", "js") %in% colnames(res)))
     expect_setequal(res$gene, rownames(osm$spatial))
-    expect_setequal(unique(res$fold), 0:1)
+    expect_setequal(unique(res$fold), 1:2)  # numbered from 1, as R counts
     s <- S4Vectors::metadata(res)$summary
     expect_true(all(c("spcc", "ssim", "rmse", "js", "ari", "ami", "nmi", "homo") %in% names(s)))
     expect_true(is.finite(s[["rmse"]]))
