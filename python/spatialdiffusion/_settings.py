@@ -96,6 +96,21 @@ def check_at_least(config: Any, names: tuple[str, ...], minimum: float, *, stric
             raise ValueError(f"`{name}` must be {bound}, got {value!r}.")
 
 
+def resolve_preset(preset: object, device: Any, presets: Mapping[str, Any]) -> str:
+    """The preset a run uses: ``"auto"`` is ``"paper"`` on a CUDA ``device`` and ``"fast"`` otherwise.
+
+    Raises
+    ------
+    ValueError
+        When ``preset`` is neither ``"auto"`` nor a key of ``presets``.
+    """
+    if not isinstance(preset, str) or preset not in ("auto", *presets):
+        raise ValueError(f"`preset` must be one of {('auto', *presets)}, got {preset!r}.")
+    if preset == "auto":
+        return "paper" if device is not None and device.type == "cuda" else "fast"
+    return preset
+
+
 def with_overrides(cls: type[C], base: Mapping[str, Any], overrides: Mapping[str, Any], method: str) -> C:
     """Build ``cls`` from the preset values ``base`` with ``overrides`` on top, refusing unknown names.
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ._settings import check_at_least, check_choice, coerce_field_types, with_overrides
+from ._settings import check_at_least, check_choice, coerce_field_types, resolve_preset, with_overrides
 from .cluster.mclust import MCLUST_STARTS
 
 
@@ -165,7 +165,5 @@ def diffusionst_config(preset: str, device: torch.device, **overrides: object) -
     TypeError
         For an override that is not a :class:`DiffusionSTConfig` field, or of the wrong type.
     """
-    if not isinstance(preset, str) or preset not in ("auto", *DIFFUSIONST_PRESETS):
-        raise ValueError(f"`preset` must be one of {('auto', *DIFFUSIONST_PRESETS)}, got {preset!r}.")
-    name = ("paper" if device.type == "cuda" else "fast") if preset == "auto" else preset
+    name = resolve_preset(preset, device, DIFFUSIONST_PRESETS)
     return name, with_overrides(DiffusionSTConfig, dataclasses.asdict(DIFFUSIONST_PRESETS[name]), overrides, "DiffusionST")

@@ -17,7 +17,7 @@ from typing import Any, Iterable
 
 import torch
 
-from ._settings import check_at_least, check_choice, coerce_field_types, with_overrides
+from ._settings import check_at_least, check_choice, coerce_field_types, resolve_preset, with_overrides
 
 PRESETS = ("paper", "fast")
 VARIANTS = ("spalstf", "stdiff")
@@ -215,8 +215,5 @@ def spalstf_config(preset: str = "auto", device: torch.device | None = None, **o
     TypeError
         For an override that is not a :class:`SpaLSTFConfig` field, or of the wrong type.
     """
-    if preset == "auto":
-        preset = "paper" if device is not None and device.type == "cuda" else "fast"
-    if not isinstance(preset, str) or preset not in _PRESETS:
-        raise ValueError(f"`preset` must be 'auto', 'paper' or 'fast', got {preset!r}.")
-    return preset, with_overrides(SpaLSTFConfig, _PRESETS[preset], overrides, "SpaLSTF")
+    name = resolve_preset(preset, device, _PRESETS)
+    return name, with_overrides(SpaLSTFConfig, _PRESETS[name], overrides, "SpaLSTF")

@@ -40,10 +40,8 @@ def spcc(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    truth
-        Cells x genes reference values; a 1-D array is read as a single gene.
-    pred
-        Predicted values of the same shape (reshaped to one column when ``truth`` is 1-D).
+    truth, pred
+        Cells x genes reference and predicted values of one shape (a 1-D array is one gene).
 
     Returns
     -------
@@ -53,7 +51,7 @@ def spcc(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``truth`` and ``pred`` do not have the same 2-D shape (after the 1-D case is made a column).
+        If the shapes differ.
     """
     t, p = _pair(truth, pred)
     rt = stats.rankdata(t, axis=0)
@@ -71,10 +69,8 @@ def ssim(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    truth
-        Cells x genes reference values; a 1-D array is read as a single gene.
-    pred
-        Predicted values of the same shape (reshaped to one column when ``truth`` is 1-D).
+    truth, pred
+        Cells x genes reference and predicted values of one shape (a 1-D array is one gene).
 
     Returns
     -------
@@ -85,7 +81,7 @@ def ssim(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``truth`` and ``pred`` do not have the same 2-D shape (after the 1-D case is made a column).
+        If the shapes differ.
     """
     t, p = _pair(truth, pred)
     t = _safe_divide(t, t.max(axis=0))
@@ -107,10 +103,8 @@ def rmse(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    truth
-        Cells x genes reference values; a 1-D array is read as a single gene.
-    pred
-        Predicted values of the same shape (reshaped to one column when ``truth`` is 1-D).
+    truth, pred
+        Cells x genes reference and predicted values of one shape (a 1-D array is one gene).
 
     Returns
     -------
@@ -121,7 +115,7 @@ def rmse(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``truth`` and ``pred`` do not have the same 2-D shape (after the 1-D case is made a column).
+        If the shapes differ.
     """
     t, p = _pair(truth, pred)
     zt = _safe_divide(t - t.mean(axis=0), t.std(axis=0))
@@ -134,10 +128,8 @@ def js(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    truth
-        Cells x genes reference values; a 1-D array is read as a single gene.
-    pred
-        Predicted values of the same shape (reshaped to one column when ``truth`` is 1-D).
+    truth, pred
+        Cells x genes reference and predicted values of one shape (a 1-D array is one gene).
 
     Returns
     -------
@@ -148,7 +140,7 @@ def js(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``truth`` and ``pred`` do not have the same 2-D shape (after the 1-D case is made a column).
+        If the shapes differ.
     """
     t, p = _pair(truth, pred)
     t = _safe_divide(t, t.sum(axis=0))
