@@ -29,10 +29,21 @@ def test_cosine_schedule_hand_computed_first_beta():
     assert float(sched.betas[3]) == pytest.approx(1 - f(4 / 10) / f(3 / 10))
 
 
-def test_linear_schedule_endpoints():
+def test_linear_schedule_betas_and_cumulative_products():
     sched = NoiseSchedule.linear(1000)
-    assert float(sched.betas[0]) == pytest.approx(1e-4)
-    assert float(sched.betas[-1]) == pytest.approx(0.02)
+    np.testing.assert_allclose(sched.betas.numpy(), np.linspace(1e-4, 0.02, 1000), rtol=1e-6)
+    # alpha-bar_t = prod_{s <= t} (1 - beta_s), computed here in float64 by NumPy
+    np.testing.assert_allclose(sched.alphas_cumprod.numpy(), np.cumprod(1 - np.linspace(1e-4, 0.02, 1000)), rtol=1e-5)
+
+
+def test_ddpm_step_adds_the_posterior_noise():
+    sched = NoiseSchedule.linear(50)
+    x = torch.zeros(20000, 1)
+    out = DDPMSampler(sched).step(torch.zeros_like(x), 10, 9, x, torch.Generator().manual_seed(0))
+    # x_t = 0 with zero predicted noise gives x0 = 0 and posterior mean 0: what is left is the noise
+    assert float(out.std()) == pytest.approx(float(sched.posterior_variance[10]) ** 0.5, rel=0.03)
+    again = DDPMSampler(sched).step(torch.zeros_like(x), 10, 9, x, torch.Generator().manual_seed(1))
+    assert not torch.equal(out, again)
 
 
 def test_add_noise_and_predict_x0_are_inverse():

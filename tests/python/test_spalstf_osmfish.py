@@ -86,5 +86,6 @@ def test_real_use_imputes_reference_only_genes(osmfish):
     truth = reference_lognorm_maxabs(np.asarray(st.X, dtype=np.float32))
     cols = [list(st.var_names).index(g) for g in HELD_OUT]
     scores = gene_scores(truth[:, cols], imputed.to_numpy(), HELD_OUT)
-    # even a tiny, briefly trained model recovers the measured pattern of most held-out genes
-    assert scores["spcc"].median() > 0.05
+    # even a tiny, briefly trained model recovers the measured pattern of most held-out genes (0.175 at
+    # these settings; random predictions reach a median of 0.06 at most over 200 draws)
+    assert scores["spcc"].median() > 0.1
