@@ -192,7 +192,7 @@ def diffusionst(
                        f"whole-transcriptome totals per spot. Available columns: {list(adata.obs.columns)}.")
     # checked here under the names the caller knows; diffusionst_arrays checks them again, cheaply
     mat = check_counts(counts, counts_label)
-    coords = check_coords(spatial_coordinates(adata, spatial_key), adata.n_obs, f"the coordinates (adata.obsm[{spatial_key!r}])")
+    coords = check_coords(spatial_coordinates(adata, spatial_key), adata.n_obs, f"the coordinates of adata (obsm[{spatial_key!r}] or obs columns)")
     library_size = None
     if library_size_key is not None:
         library_size = check_library_size(adata.obs[library_size_key].to_numpy(), mat, f"adata.obs[{library_size_key!r}]")
