@@ -10,7 +10,8 @@
 #' @inheritParams runSpaLSTF
 #' @param folds Number of cross-validation folds (at least 2).
 #' @param ... Further engine settings passed to
-#'   `spatialdiffusion.methods.spalstf.evaluate_spalstf_arrays()` (e.g. `epochs`).
+#'   `spatialdiffusion.methods.spalstf.evaluate_spalstf_arrays()` (e.g. `epochs`; see the engine's
+#'   `SpaLSTFConfig`). Settings that the arguments above control (such as `n_folds`) are refused.
 #' @return A [S4Vectors::DataFrame] with one row per gene (`gene`, `fold` numbered from 1, `spcc`,
 #'   `ssim`, `rmse`, `js`; plus `sample` for several samples). Its `metadata()` holds `summary`
 #'   (a named numeric vector: the medians `spcc`, `ssim`, `rmse`, `js` over genes and the

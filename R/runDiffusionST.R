@@ -81,7 +81,9 @@
 #' @param BPPARAM A BiocParallel backend for running several samples; default serial.
 #' @param verbose Show progress messages (and the engine's progress bars).
 #' @param ... Further engine settings passed to
-#'   `spatialdiffusion.methods.diffusionst.diffusionst_arrays()` (e.g. `epochs` for quick runs).
+#'   `spatialdiffusion.methods.diffusionst.diffusionst_arrays()`, e.g. `gcn_epochs` or
+#'   `train_epochs` for quick runs (see the engine's `DiffusionSTConfig`). Settings that the
+#'   arguments above control (such as `refine_neighbors`) are refused.
 #' @return `x` with the results added (see Results), or a list for the matrix method.
 #' @seealso [domainMetrics()], [plotDomains()], [loadExampleDLPFC()]
 #' @examples

@@ -22,7 +22,9 @@
 #'   `...`, such as `n_samples` or `sample_jitter`, apply), written after training otherwise.
 #' @param name Name under which the results are stored.
 #' @param ... Further engine settings passed to
-#'   `spatialdiffusion.methods.spalstf.spalstf_arrays()` (e.g. `epochs`).
+#'   `spatialdiffusion.methods.spalstf.spalstf_arrays()` (e.g. `epochs`; see the engine's
+#'   `SpaLSTFConfig`). Settings that the arguments above control (such as `genes` or
+#'   `checkpoint`) are refused.
 #' @return `x` with `altExp(x, name)`, a SingleCellExperiment whose assay `"imputed"` holds the
 #'   imputed genes x cells on the log-normalised scale `log1p(1e4 * count / library size of the
 #'   observed genes)`, and `metadata(x)[[name]]` (parameters, seed, timings, versions); for
