@@ -204,3 +204,14 @@ def test_gcn_start_and_embedding_do_not_depend_on_blas_threads(dlpfc_151673: ad.
             embeddings[threads] = embed(features, 20, seed=0)
     np.testing.assert_array_equal(starts[1], starts[2])
     np.testing.assert_array_equal(embeddings[1], embeddings[2])
+
+
+def test_anndata_inputs_are_checked_once(dlpfc_151673: ad.AnnData, monkeypatch: pytest.MonkeyPatch) -> None:
+    import spatialdiffusion.methods.diffusionst as module
+
+    checked = []
+    monkeypatch.setattr(module, "check_counts", lambda counts, name: checked.append(name) or check_counts(counts, name))
+    adata = dlpfc_151673[:300].copy()
+    diffusionst(adata, n_clusters=3, device="cpu", verbose=False, **TINY)
+    assert checked == ["adata.X"]  # the AnnData path does not check the counts again at the array level
+    assert adata.obs["diffusionst_domain"].nunique() > 1

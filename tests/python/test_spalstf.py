@@ -8,7 +8,7 @@ import scipy.sparse as sp
 import torch
 
 from spatialdiffusion.diffusion import DDIMSampler, NoiseSchedule, sample
-from spatialdiffusion.methods.spalstf import evaluate_spalstf_arrays, spalstf, spalstf_arrays
+from spatialdiffusion.methods.spalstf import evaluate_spalstf, evaluate_spalstf_arrays, spalstf, spalstf_arrays
 from spatialdiffusion.methods.spalstf_data import (
     as_counts,
     expression_order,
@@ -509,3 +509,19 @@ def test_runs_leave_the_callers_random_streams_alone():
     torch.manual_seed(11)
     spalstf_arrays(st, genes, ref, genes, genes=["G0"], verbose=False, seed=3, **TINY)
     assert (np.random.rand(), float(torch.rand(1))) == expected
+
+
+def test_anndata_inputs_are_checked_once(monkeypatch):
+    import anndata as ad
+
+    import spatialdiffusion.methods.spalstf as module
+
+    checked = []
+    monkeypatch.setattr(module, "as_counts", lambda counts, name: checked.append(name) or as_counts(counts, name))
+    st, genes = _toy(40)
+    ref, _ = _toy(60, seed=1)
+    adata_st, adata_ref = ad.AnnData(st), ad.AnnData(ref)
+    adata_st.var_names, adata_ref.var_names = genes, genes
+    spalstf(adata_st, adata_ref, ["G1"], verbose=False, **TINY)
+    evaluate_spalstf(adata_st, adata_ref, n_folds=2, verbose=False, **TINY)
+    assert checked == ["adata_st.X", "adata_ref.X"] * 2  # each counts matrix converted once per run

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import anndata as ad
 import numpy as np
@@ -22,7 +22,43 @@ from ..preprocess import check_coords, check_counts, check_library_size, image_s
 from .diffusionst_stages import denoise_gcn, embed, enhance_diffusion, unet_downsampling
 
 
-@restores_global_rng
+class _Labels(NamedTuple):
+    """How the caller named each input, for error messages."""
+
+    counts: str
+    coords: str
+    genes: str
+    library: str
+
+
+def _checked_inputs(
+    counts: object, coords: object, gene_names: Sequence[str] | None, library_size: object, n_clusters: object, *, labels: _Labels
+) -> tuple[sp.csr_matrix, np.ndarray, list[str] | None, np.ndarray | None, int]:
+    """Check DiffusionST's inputs once, naming each as the caller knows it (``labels``).
+
+    Returns
+    -------
+    tuple
+        The counts as float32 CSR, the ``N x 2`` coordinates, the gene names (or ``None``), the library
+        sizes (or ``None``) and ``n_clusters``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming the input that is malformed and what it should be.
+    """
+    mat = check_counts(counts, labels.counts)
+    n_spots, n_genes = mat.shape
+    xy = check_coords(coords, n_spots, labels.coords)
+    library = None if library_size is None else check_library_size(library_size, mat, labels.library)
+    n_clusters = check_positive_int(n_clusters, "n_clusters", minimum=2, maximum=max(2, n_spots - 1))
+    if gene_names is not None:
+        gene_names = check_gene_list(gene_names, labels.genes)
+        if len(gene_names) != n_genes:
+            raise ValueError(f"`{labels.genes}` has {len(gene_names)} entries but `{labels.counts}` has {n_genes} genes.")
+    return mat, xy, gene_names, library, n_clusters
+
+
 def diffusionst_arrays(
     counts: np.ndarray | sp.spmatrix,
     coords: np.ndarray,
@@ -76,16 +112,32 @@ def diffusionst_arrays(
         ``domains`` and ``domains_unrefined`` (int labels ``1..K``; only when ``cluster``),
         ``cluster_backend``, ``params``, ``timings`` (seconds per stage), ``stats``, ``versions``.
     """
+    mat, xy, gene_names, library, n_clusters = _checked_inputs(
+        counts, coords, gene_names, library_size, n_clusters,
+        labels=_Labels(counts="counts", coords="coords", genes="gene_names", library="library_size"),
+    )
+    return _run(mat, xy, gene_names, library, n_clusters=n_clusters, preset=preset, device=device, seed=seed, cluster=cluster,
+                verbose=verbose, overrides=overrides)
+
+
+@restores_global_rng
+def _run(
+    mat: sp.csr_matrix,
+    xy: np.ndarray,
+    gene_names: list[str] | None,
+    library: np.ndarray | None,
+    *,
+    n_clusters: int,
+    preset: str,
+    device: str,
+    seed: int,
+    cluster: bool,
+    verbose: bool,
+    overrides: dict[str, object],
+) -> dict:
+    """DiffusionST on inputs already checked by :func:`_checked_inputs` (the body of both entry points)."""
     seed = check_seed(seed)
-    mat = check_counts(counts, "counts")
     n_spots, n_genes = mat.shape
-    xy = check_coords(coords, n_spots, "coords")
-    library = None if library_size is None else check_library_size(library_size, mat, "library_size")
-    n_clusters = check_positive_int(n_clusters, "n_clusters", minimum=2, maximum=max(2, n_spots - 1))
-    if gene_names is not None:
-        gene_names = check_gene_list(gene_names, "gene_names")
-        if len(gene_names) != n_genes:
-            raise ValueError(f"`gene_names` has {len(gene_names)} entries but `counts` has {n_genes} genes.")
     dev = resolve_device(device)
     preset_name, config = diffusionst_config(preset, dev, **overrides)
     seed_everything(seed)
@@ -190,16 +242,14 @@ def diffusionst(
     if library_size_key is not None and library_size_key not in adata.obs:
         raise KeyError(f"adata.obs[{library_size_key!r}] not found; `library_size_key` must name an obs column of "
                        f"whole-transcriptome totals per spot. Available columns: {list(adata.obs.columns)}.")
-    # checked here under the names the caller knows; diffusionst_arrays checks them again, cheaply
-    mat = check_counts(counts, counts_label)
-    coords = check_coords(spatial_coordinates(adata, spatial_key), adata.n_obs, f"the coordinates of adata (obsm[{spatial_key!r}] or obs columns)")
-    library_size = None
-    if library_size_key is not None:
-        library_size = check_library_size(adata.obs[library_size_key].to_numpy(), mat, f"adata.obs[{library_size_key!r}]")
-    result = diffusionst_arrays(
-        mat, coords, list(adata.var_names), n_clusters=n_clusters, preset=preset,
-        device=device, seed=seed, verbose=verbose, library_size=library_size, **overrides,
+    mat, coords, gene_names, library_size, n_clusters = _checked_inputs(
+        counts, spatial_coordinates(adata, spatial_key), list(adata.var_names),
+        None if library_size_key is None else adata.obs[library_size_key].to_numpy(), n_clusters,
+        labels=_Labels(counts=counts_label, coords=f"the coordinates of adata (obsm[{spatial_key!r}] or obs columns)",
+                       genes="adata.var_names", library=f"adata.obs[{library_size_key!r}]"),
     )
+    result = _run(mat, coords, gene_names, library_size, n_clusters=n_clusters, preset=preset, device=device, seed=seed,
+                  cluster=True, verbose=verbose, overrides=overrides)
     target = adata.copy() if copy else adata
     selected = np.zeros(target.n_vars, dtype=bool)
     selected[result["hvg_index"]] = True

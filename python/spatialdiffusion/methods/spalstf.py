@@ -18,7 +18,7 @@ import os
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import anndata as ad
 import numpy as np
@@ -34,17 +34,40 @@ from .spalstf_eval import cross_validate
 from .spalstf_model import SpaLSTFModel
 
 
-def _check_inputs(
-    st_counts: object, st_genes: Sequence[str], ref_counts: object, ref_genes: Sequence[str], st_coords: object
-) -> tuple[np.ndarray, list[str], np.ndarray, list[str], np.ndarray | None]:
-    st = as_counts(st_counts, "st_counts")
-    ref = as_counts(ref_counts, "ref_counts")
-    st_genes, ref_genes = check_gene_list(st_genes, "st_genes"), check_gene_list(ref_genes, "ref_genes")
-    for name, mat, genes in (("st", st, st_genes), ("ref", ref, ref_genes)):
+class _Inputs(NamedTuple):
+    """SpaLSTF's inputs after :func:`_checked_inputs`: dense float32 counts, gene names and coordinates."""
+
+    st: np.ndarray
+    st_genes: list[str]
+    ref: np.ndarray
+    ref_genes: list[str]
+    coords: np.ndarray | None
+
+
+_ARRAY_LABELS = {"st_counts": "st_counts", "st_genes": "st_genes", "ref_counts": "ref_counts", "ref_genes": "ref_genes",
+                 "st_coords": "st_coords"}
+
+
+def _checked_inputs(
+    st_counts: object, st_genes: Sequence[str], ref_counts: object, ref_genes: Sequence[str], st_coords: object,
+    labels: dict[str, str] = _ARRAY_LABELS,
+) -> _Inputs:
+    """Check the inputs once, naming each as the caller knows it (``labels``, keyed by argument name).
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming the input that is malformed and what it should be.
+    """
+    st = as_counts(st_counts, labels["st_counts"])
+    ref = as_counts(ref_counts, labels["ref_counts"])
+    st_genes, ref_genes = check_gene_list(st_genes, labels["st_genes"]), check_gene_list(ref_genes, labels["ref_genes"])
+    for which, mat, genes in (("st", st, st_genes), ("ref", ref, ref_genes)):
         if mat.shape[1] != len(genes):
-            raise ValueError(f"`{name}_genes` has {len(genes)} names but `{name}_counts` has {mat.shape[1]} columns (genes).")
-    coords = None if st_coords is None else check_coords(st_coords, st.shape[0], "st_coords")
-    return st, st_genes, ref, ref_genes, coords
+            raise ValueError(f"`{labels[which + '_genes']}` has {len(genes)} names but `{labels[which + '_counts']}` has "
+                             f"{mat.shape[1]} columns (genes).")
+    coords = None if st_coords is None else check_coords(st_coords, st.shape[0], labels["st_coords"])
+    return _Inputs(st, st_genes, ref, ref_genes, coords)
 
 
 def default_target_genes(ref_counts: np.ndarray, ref_genes: Sequence[str], st_genes: Sequence[str], n_top_genes: int = 2000) -> list[str]:
@@ -127,7 +150,6 @@ def _train_or_load(
     return model, False
 
 
-@restores_global_rng
 def spalstf_arrays(
     st_counts: np.ndarray,
     st_genes: Sequence[str],
@@ -181,8 +203,19 @@ def spalstf_arrays(
         ``imputed`` (float32, spatial cells x genes, ``log1p(1e4 * count / observed-gene library)``),
         ``genes`` (reference spelling), ``params``, ``timings`` (seconds), ``versions``.
     """
+    inputs = _checked_inputs(st_counts, st_genes, ref_counts, ref_genes, st_coords)
+    return _impute(inputs, genes=genes, preset=preset, device=device, seed=seed, verbose=verbose, checkpoint=checkpoint,
+                   n_top_genes=n_top_genes, overrides=overrides)
+
+
+@restores_global_rng
+def _impute(
+    inputs: _Inputs, *, genes: Sequence[str] | None, preset: str, device: str, seed: int, verbose: bool, checkpoint: str | None,
+    n_top_genes: int, overrides: dict[str, Any],
+) -> dict:
+    """The body of :func:`spalstf_arrays` and :func:`spalstf`, on inputs checked by :func:`_checked_inputs`."""
     start = time.perf_counter()
-    st, st_genes, ref, ref_genes, coords = _check_inputs(st_counts, st_genes, ref_counts, ref_genes, st_coords)
+    st, st_genes, ref, ref_genes, coords = inputs
     dev = resolve_device(device)
     preset_name, cfg = spalstf_config(preset, dev, **overrides)
     n_top_genes = check_positive_int(n_top_genes, "n_top_genes")
@@ -206,7 +239,6 @@ def spalstf_arrays(
     return {"imputed": imputed, "genes": plan.target, "params": params, "timings": timings, "versions": package_versions()}
 
 
-@restores_global_rng
 def evaluate_spalstf_arrays(
     st_counts: np.ndarray,
     st_genes: Sequence[str],
@@ -245,8 +277,15 @@ def evaluate_spalstf_arrays(
         over the fold's observed genes, or over all shared genes with ``scale_genes="all"``),
         ``genes``, ``params``, ``timings``, ``versions``.
     """
+    inputs = _checked_inputs(st_counts, st_genes, ref_counts, ref_genes, st_coords)
+    return _evaluate(inputs, n_folds=n_folds, preset=preset, device=device, seed=seed, verbose=verbose, overrides=overrides)
+
+
+@restores_global_rng
+def _evaluate(inputs: _Inputs, *, n_folds: int, preset: str, device: str, seed: int, verbose: bool, overrides: dict[str, Any]) -> dict:
+    """The body of :func:`evaluate_spalstf_arrays` and :func:`evaluate_spalstf`, on inputs checked by :func:`_checked_inputs`."""
     start = time.perf_counter()
-    st, st_genes, ref, ref_genes, coords = _check_inputs(st_counts, st_genes, ref_counts, ref_genes, st_coords)
+    st, st_genes, ref, ref_genes, coords = inputs
     dev = resolve_device(device)
     preset_name, cfg = spalstf_config(preset, dev, **overrides)
     seed_everything(seed)
@@ -280,15 +319,14 @@ def evaluate_spalstf_arrays(
     }
 
 
-def _adata_inputs(adata_st: ad.AnnData, layer: str | None, adata_ref: ad.AnnData, ref_layer: str | None, spatial_key: str) -> dict[str, Any]:
-    """The array-level arguments of an AnnData pair, checked under the names the caller knows."""
+def _adata_inputs(adata_st: ad.AnnData, layer: str | None, adata_ref: ad.AnnData, ref_layer: str | None, spatial_key: str) -> _Inputs:
+    """The inputs held by an AnnData pair, checked under the names the caller knows."""
     st, st_label = counts_of(adata_st, layer, "adata_st")
     ref, ref_label = counts_of(adata_ref, ref_layer, "adata_ref")
-    coords = spatial_coordinates(adata_st, spatial_key, required=False)
-    if coords is not None:
-        coords = check_coords(coords, adata_st.n_obs, f"the coordinates of adata_st (obsm[{spatial_key!r}] or obs columns)")
-    return {"st_counts": as_counts(st, st_label), "st_genes": list(adata_st.var_names), "ref_counts": as_counts(ref, ref_label),
-            "ref_genes": list(adata_ref.var_names), "st_coords": coords}
+    labels = {"st_counts": st_label, "st_genes": "adata_st.var_names", "ref_counts": ref_label, "ref_genes": "adata_ref.var_names",
+              "st_coords": f"the coordinates of adata_st (obsm[{spatial_key!r}] or obs columns)"}
+    return _checked_inputs(st, list(adata_st.var_names), ref, list(adata_ref.var_names),
+                           spatial_coordinates(adata_st, spatial_key, required=False), labels)
 
 
 def _h5ad_safe(value: Any) -> Any:
@@ -314,6 +352,7 @@ def spalstf(
     key_added: str = "spalstf",
     copy: bool = False,
     checkpoint: str | None = None,
+    n_top_genes: int = 2000,
     verbose: bool = True,
     **overrides: Any,
 ) -> ad.AnnData | None:
@@ -332,7 +371,7 @@ def spalstf(
         Layers holding the counts instead of ``X``.
     spatial_key
         ``obsm`` key of the coordinates (see :func:`~spatialdiffusion.io.spatial_coordinates`).
-    preset, device, seed, checkpoint, verbose, **overrides
+    preset, device, seed, checkpoint, n_top_genes, verbose, **overrides
         See :func:`spalstf_arrays`.
     key_added
         Where results go.
@@ -347,10 +386,8 @@ def spalstf(
         the observed genes)``; ``adata_st.uns[key_added]``: ``params``, ``timings``, ``versions``, ``genes``.
     """
     key_added = check_key(key_added, "key_added")
-    out = spalstf_arrays(
-        **_adata_inputs(adata_st, layer, adata_ref, ref_layer, spatial_key), genes=genes, preset=preset, device=device,
-        seed=seed, verbose=verbose, checkpoint=checkpoint, **overrides,
-    )
+    out = _impute(_adata_inputs(adata_st, layer, adata_ref, ref_layer, spatial_key), genes=genes, preset=preset, device=device,
+                  seed=seed, verbose=verbose, checkpoint=checkpoint, n_top_genes=n_top_genes, overrides=overrides)
     adata = adata_st.copy() if copy else adata_st
     adata.obsm[key_added] = pd.DataFrame(out["imputed"], index=adata.obs_names, columns=out["genes"])
     adata.uns[key_added] = _h5ad_safe({k: out[k] for k in ("genes", "params", "timings", "versions")})
@@ -395,10 +432,8 @@ def evaluate_spalstf(
         Medians of the gene metrics and the clustering scores ``ari, ami, nmi, homo``; the run record
         (params, timings, versions) is in ``summary.attrs``.
     """
-    out = evaluate_spalstf_arrays(
-        **_adata_inputs(adata_st, layer, adata_ref, ref_layer, spatial_key), n_folds=n_folds, preset=preset, device=device,
-        seed=seed, verbose=verbose, **overrides,
-    )
+    out = _evaluate(_adata_inputs(adata_st, layer, adata_ref, ref_layer, spatial_key), n_folds=n_folds, preset=preset,
+                    device=device, seed=seed, verbose=verbose, overrides=overrides)
     summary = pd.Series(out["summary"], name="spalstf")
     summary.attrs.update({k: out[k] for k in ("params", "timings", "versions")})
     return pd.DataFrame(out["per_gene"]), summary
