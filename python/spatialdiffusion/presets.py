@@ -49,6 +49,11 @@ class DiffusionSTConfig:
     diffusion
         ``"ddpm"``: one U-Net learns all spots' images, then each spot is regenerated from a partially
         noised copy of itself (the paper); ``"none"``: skip enhancement (an ablation, not DiffusionST).
+    image_scaling
+        How the spot images are mapped for the diffusion model (and back afterwards): ``"range"`` maps the
+        matrix's overall [minimum, maximum] onto [-1, 1]; ``"gene"`` maps each gene's [mean - SD, mean + SD]
+        over the spots onto [-1, 1], so that every pixel varies across spots on the unit scale the noise
+        schedule is made for. The released code feeds the images unscaled.
     unet_channels, unet_mults, unet_patch_size
         U-Net width, per-level multipliers and input patch size ((64, (1, 2, 4), 1) in the paper).
     diffusion_timesteps, beta_start, beta_end
@@ -85,6 +90,7 @@ class DiffusionSTConfig:
     zinb_heads_from: str = "reconstruction"
     zinb_spots: int = 0
     diffusion: str = "ddpm"
+    image_scaling: str = "range"
     unet_channels: int = 64
     unet_mults: tuple[int, ...] = (1, 2, 4)
     unet_patch_size: int = 1
@@ -107,6 +113,7 @@ class DiffusionSTConfig:
         coerce_field_types(self)
         for name, values in (("zinb_target", ("scaled", "counts")), ("gcn_init", ("xavier", "pca")),
                              ("zinb_heads_from", ("reconstruction", "latent")), ("diffusion", ("ddpm", "none")),
+                             ("image_scaling", ("range", "gene")),
                              ("cluster_method", ("auto", "mclust", "gmm")), ("mclust_start", MCLUST_STARTS)):
             check_choice(self, name, values)
         check_at_least(self, ("n_top_genes", "n_neighbors", "latent_dim", "gcn_epochs", "unet_channels", "diffusion_timesteps",
