@@ -5,9 +5,14 @@ maps it to the diffusion model's scale under each ``image_scaling`` and prints h
 varies across spots there (the signal that separates domains) beside the SD of the noise that the
 forward process adds at the preset's ``start_timestep`` (``sqrt(1 - alpha_bar_t)``, exact).
 
+With ``--enhance`` it also runs the preset's diffusion stage on the same reconstruction (same seed and
+threads) and prints how far the enhancement moves the data: the norm of the change relative to the
+spot-to-spot signal (the reconstruction minus its gene means), and the correlation of the change's
+spot-specific part with that signal (negative: the stage shrinks spots towards the average spot).
+
 Usage (from the repository root)::
 
-    .venv/bin/python benchmarks/diffusionst_image_scale.py --slices 151676 --seed 0
+    .venv/bin/python benchmarks/diffusionst_image_scale.py --slices 151676 --seed 0 --enhance [--set image_scaling=gene]
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import anndata as ad
 import numpy as np
 import torch
 
+from spatialdiffusion.cli import parse_setting
 from spatialdiffusion.diffusion import NoiseSchedule
 from spatialdiffusion.methods.diffusionst import diffusionst_arrays
 from spatialdiffusion.methods.diffusionst_stages import _image_scaling
@@ -32,9 +38,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--preset", default="fast")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--enhance", action="store_true", help="also measure what the diffusion stage changes")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="DiffusionST setting of the diffusion stage on top of the preset (e.g. image_scaling=gene)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    config = diffusionst_config(args.preset, torch.device("cpu"))[1]
+    settings = dict(parse_setting(item) for item in args.set)
+    config = diffusionst_config(args.preset, torch.device("cpu"), **settings)[1]
     schedule = NoiseSchedule.linear(config.diffusion_timesteps, config.beta_start, config.beta_end)
     noise_sd = float((1 - schedule.alphas_cumprod[config.start_timestep]).sqrt())
     print(f"preset {args.preset}: noise SD at start_timestep={config.start_timestep} of {config.diffusion_timesteps} steps: {noise_sd:.3f}")
@@ -48,6 +58,15 @@ def main() -> None:
             gene_sd = ((reconstruction - low) / width * 2 - 1).std(axis=0)
             print(f"{slice_id} seed {args.seed} image_scaling={how}: SD of a gene pixel across spots: mean {gene_sd.mean():.3f}, "
                   f"median {np.median(gene_sd):.3f}; noise / median signal = {noise_sd / np.median(gene_sd):.2f}")
+        if args.enhance:
+            enhanced = diffusionst_arrays(adata.X, adata.obsm["spatial"], preset=args.preset, device="cpu", seed=args.seed,
+                                          cluster=False, verbose=False, **settings)["enhanced"]
+            signal = reconstruction - reconstruction.mean(axis=0)
+            change = enhanced - reconstruction
+            specific = change - change.mean(axis=0)
+            print(f"{slice_id} seed {args.seed} enhancement ({args.preset} {' '.join(args.set)}): |change| / |signal| = "
+                  f"{np.linalg.norm(change) / np.linalg.norm(signal):.3f}; corr(spot-specific change, signal) = "
+                  f"{np.corrcoef(specific.ravel(), signal.ravel())[0, 1]:.3f}")
 
 
 if __name__ == "__main__":
