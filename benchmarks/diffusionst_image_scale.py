@@ -5,8 +5,8 @@ maps it to the diffusion model's scale under each ``image_scaling`` and prints h
 varies across spots there (the signal that separates domains) beside the SD of the noise that the
 forward process adds at the preset's ``start_timestep`` (``sqrt(1 - alpha_bar_t)``, exact).
 
-With ``--enhance`` it also runs the preset's diffusion stage on the same reconstruction (same seed and
-threads) and prints how far the enhancement moves the data: the norm of the change relative to the
+With ``--enhance`` it also runs the preset's diffusion stage on that reconstruction (as the pipeline does:
+same seed and threads) and prints how far the enhancement moves the data: the norm of the change relative to the
 spot-to-spot signal (the reconstruction minus its gene means), and the correlation of the change's
 spot-specific part with that signal (negative: the stage shrinks spots towards the average spot).
 
@@ -26,7 +26,7 @@ import torch
 from spatialdiffusion.cli import parse_setting
 from spatialdiffusion.diffusion import NoiseSchedule
 from spatialdiffusion.methods.diffusionst import diffusionst_arrays
-from spatialdiffusion.methods.diffusionst_stages import _image_scaling
+from spatialdiffusion.methods.diffusionst_stages import ImageScale, enhance_diffusion
 from spatialdiffusion.presets import diffusionst_config
 
 from diffusionst_dlpfc import DATA
@@ -54,13 +54,11 @@ def main() -> None:
                                  cluster=False, verbose=False, diffusion="none")
         reconstruction = run["enhanced"]
         for how in ("range", "gene"):
-            low, width = _image_scaling(reconstruction, how)
-            gene_sd = ((reconstruction - low) / width * 2 - 1).std(axis=0)
+            gene_sd = ImageScale.fit(reconstruction, how).forward(reconstruction).std(axis=0)
             print(f"{slice_id} seed {args.seed} image_scaling={how}: SD of a gene pixel across spots: mean {gene_sd.mean():.3f}, "
                   f"median {np.median(gene_sd):.3f}; noise / median signal = {noise_sd / np.median(gene_sd):.2f}")
         if args.enhance:
-            enhanced = diffusionst_arrays(adata.X, adata.obsm["spatial"], preset=args.preset, device="cpu", seed=args.seed,
-                                          cluster=False, verbose=False, **settings)["enhanced"]
+            enhanced = enhance_diffusion(reconstruction, config, seed=args.seed, device=torch.device("cpu"), verbose=False)[0]
             signal = reconstruction - reconstruction.mean(axis=0)
             change = enhanced - reconstruction
             specific = change - change.mean(axis=0)

@@ -14,7 +14,7 @@ from threadpoolctl import threadpool_limits
 from spatialdiffusion.graph import propagation_matrix, spatial_adjacency
 from spatialdiffusion.metrics import clustering_scores
 from spatialdiffusion.methods.diffusionst import diffusionst, diffusionst_arrays
-from spatialdiffusion.methods.diffusionst_stages import _image_scaling, embed, enhance_diffusion
+from spatialdiffusion.methods.diffusionst_stages import ImageScale, embed, enhance_diffusion
 from spatialdiffusion.models.gcn_zinb import GCNZINBAutoencoder
 from spatialdiffusion.models.unet import UNet
 from spatialdiffusion.preprocess import check_counts, normalize_log_scale, select_hvg
@@ -53,15 +53,16 @@ def test_gene_image_scaling_standardises_each_gene_and_maps_back() -> None:
     # genes on very different scales, as in a GCN reconstruction: one constant gene
     matrix = (rng.normal(size=(50, 20)) * np.linspace(0.1, 5, 20) + np.linspace(-3, 3, 20)).astype(np.float32)
     matrix[:, 7] = 2.0
-    low, width = _image_scaling(matrix, "gene")
-    scaled = (matrix - low) / width * 2 - 1
+    gene_scale = ImageScale.fit(matrix, "gene")
+    scaled = gene_scale.forward(matrix)
     varying = np.arange(20) != 7
     np.testing.assert_allclose(scaled.mean(axis=0), 0, atol=1e-5)
     np.testing.assert_allclose(scaled.std(axis=0)[varying], 1, rtol=1e-4)
     assert np.all(np.isfinite(scaled)) and np.allclose(scaled[:, 7], 0)
-    np.testing.assert_allclose((scaled + 1) / 2 * width + low, matrix, rtol=1e-5, atol=1e-5)
-    low, width = _image_scaling(matrix, "range")  # one interval for the whole matrix
-    scaled = (matrix - low) / width * 2 - 1
+    np.testing.assert_allclose(gene_scale.inverse(scaled), matrix, rtol=1e-5, atol=1e-5)
+    range_scale = ImageScale.fit(matrix, "range")  # one interval for the whole matrix
+    scaled = range_scale.forward(matrix)
+    np.testing.assert_allclose(range_scale.inverse(scaled), matrix, rtol=1e-5, atol=1e-5)
     assert np.isclose(scaled.min(), -1) and np.isclose(scaled.max(), 1)
     config = diffusionst_config("fast", torch.device("cpu"), train_epochs=1, batch_size=16, image_scaling="gene")[1]
     enhanced, _ = enhance_diffusion(matrix, config, seed=0, device=torch.device("cpu"), verbose=False)

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -126,19 +128,39 @@ def unet_downsampling(config: DiffusionSTConfig) -> int:
     return config.unet_patch_size * 2 ** (len(config.unet_mults) - 1)
 
 
-def _image_scaling(matrix: np.ndarray, how: str) -> tuple[float | np.ndarray, float | np.ndarray]:
-    """``(low, width)`` of the interval that ``(matrix - low) / width * 2 - 1`` maps onto [-1, 1].
+@dataclass(frozen=True)
+class ImageScale:
+    """Affine map of an ``N x G`` matrix onto the diffusion model's [-1, 1] scale, and back.
 
-    ``how="range"``: the matrix's overall [min, max] (scalars); ``"gene"``: each column's
-    [mean - SD, mean + SD] (arrays over the columns), i.e. each gene standardised over the spots; a
-    constant gene gets SD 1, so it maps to 0.
+    ``forward`` computes ``(matrix - low) / width * 2 - 1`` and ``inverse`` undoes it; ``low`` and
+    ``width`` are scalars (one interval for the whole matrix) or arrays over the genes.
     """
-    if how == "gene":
-        mean, sd = matrix.mean(axis=0), matrix.std(axis=0)
-        sd = np.where(sd > 0, sd, 1).astype(matrix.dtype)
-        return mean - sd, 2 * sd
-    low, high = float(matrix.min()), float(matrix.max())
-    return low, max(high - low, 1e-8)
+
+    low: float | np.ndarray
+    width: float | np.ndarray
+
+    @classmethod
+    def fit(cls, matrix: np.ndarray, how: str) -> ImageScale:
+        """The map for ``matrix`` under ``image_scaling=how``.
+
+        ``how="range"``: the matrix's overall [min, max] maps onto [-1, 1]; ``"gene"``: each column's
+        [mean - SD, mean + SD] does, i.e. each gene is standardised over the spots (a constant gene gets
+        SD 1, so it maps to 0).
+        """
+        if how == "gene":
+            mean, sd = matrix.mean(axis=0), matrix.std(axis=0)
+            sd = np.where(sd > 0, sd, 1).astype(matrix.dtype)
+            return cls(mean - sd, 2 * sd)
+        low, high = float(matrix.min()), float(matrix.max())
+        return cls(low, max(high - low, 1e-8))
+
+    def forward(self, matrix: np.ndarray) -> np.ndarray:
+        """``matrix`` on the [-1, 1] scale."""
+        return (matrix - self.low) / self.width * 2 - 1
+
+    def inverse(self, scaled: np.ndarray) -> np.ndarray:
+        """``scaled`` back on the original scale."""
+        return (scaled + 1) / 2 * self.width + self.low
 
 
 def enhance_diffusion(
@@ -190,8 +212,8 @@ def enhance_diffusion(
     """
     n, g = matrix.shape
     side = image_side(g, unet_downsampling(config))
-    offset, scale = _image_scaling(matrix, config.image_scaling)
-    images = torch.from_numpy(to_images((matrix - offset) / scale * 2 - 1, side))
+    image_scale = ImageScale.fit(matrix, config.image_scaling)
+    images = torch.from_numpy(to_images(image_scale.forward(matrix), side))
     pad_mask = torch.from_numpy(to_images(np.ones((1, g), dtype=np.float32), side)).to(device)
     generator = torch_generator(seed, device)
     schedule = NoiseSchedule.linear(config.diffusion_timesteps, config.beta_start, config.beta_end)
@@ -230,7 +252,7 @@ def enhance_diffusion(
         chosen = torch.take_along_dim(candidates, best[:, :, None, None, None], dim=1)
         enhanced[lo : lo + batch] = chosen.mean(dim=1).cpu()
         kept_mse.append(torch.take_along_dim(mse, best, dim=1).mean(dim=1).cpu())
-    out = (from_images(enhanced.numpy(), g) + 1) / 2 * scale + offset
+    out = image_scale.inverse(from_images(enhanced.numpy(), g))
     stats = {
         "unet_parameters": float(sum(p.numel() for p in unet.parameters())),
         "final_train_loss": float(np.mean(last_losses[-steps_per_epoch:])) if last_losses else float("nan"),
