@@ -20,4 +20,6 @@
 #' @importFrom ggplot2 .data
 #' @importFrom SingleCellExperiment SingleCellExperiment reducedDim reducedDim<- altExp altExp<-
 #' @importClassesFrom SingleCellExperiment SingleCellExperiment
+#' @importClassesFrom Matrix Matrix
+#' @importClassesFrom DelayedArray DelayedArray
 "_PACKAGE"

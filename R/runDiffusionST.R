@@ -16,7 +16,7 @@
 #' * **Seurat**: raw counts from the `counts` slot of Seurat assay `assay` (default: the default
 #'   assay); coordinates from `GetTissueCoordinates()` of the object's images, else the
 #'   `meta.data` columns listed above.
-#' * **matrix / sparse Matrix**: genes x spots raw counts with `coords` an N x 2 numeric matrix.
+#' * **matrix / sparse Matrix / DelayedArray**: genes x spots raw counts with `coords` an N x 2 numeric matrix.
 #'
 #' Objects with several samples (a `sample_id` column, or the column named by `sampleId`) are run
 #' per sample, each with its own spatial graph, model and clustering, in parallel with `BPPARAM`.
@@ -58,7 +58,7 @@
 #' matches an R run exactly only when it uses the same BLAS (see the README, "R and BLAS").
 #'
 #' @param x A SpatialExperiment, SingleCellExperiment, Seurat object, or a genes x spots counts
-#'   matrix (dense or sparse).
+#'   matrix (dense, sparse `Matrix` or `DelayedArray`).
 #' @param nClusters Number of spatial domains (mclust components), from 2 to the number of spots
 #'   minus one.
 #' @param assay For SingleCellExperiment: the assay holding raw counts (`"counts"`). For Seurat:
@@ -100,7 +100,8 @@
 #' }
 #' @include AllGenerics.R
 #' @name runDiffusionST
-#' @aliases runDiffusionST,SingleCellExperiment-method runDiffusionST,ANY-method
+#' @aliases runDiffusionST,SingleCellExperiment-method runDiffusionST,matrix-method
+#'   runDiffusionST,Matrix-method runDiffusionST,DelayedArray-method runDiffusionST,ANY-method
 NULL
 
 #' @rdname runDiffusionST
@@ -134,19 +135,40 @@ setMethod("runDiffusionST", "SingleCellExperiment", function(x, nClusters = 7, a
 
 #' @rdname runDiffusionST
 #' @export
+setMethod("runDiffusionST", "matrix", function(x, nClusters = 7, assay = NULL, coords = NULL,
+    sampleId = "sample_id", preset = "auto", device = "auto", seed = 0L, librarySize = NULL,
+    refine = TRUE, refineNeighbors = 50L, name = "DiffusionST",
+    BPPARAM = BiocParallel::SerialParam(), verbose = TRUE, ...) {
+    .runDiffusionSTMatrix(x, nClusters, coords, sampleId, preset, device, seed, librarySize,
+        refine, refineNeighbors, BPPARAM, verbose, ...)
+})
+
+#' @rdname runDiffusionST
+#' @export
+setMethod("runDiffusionST", "Matrix", getMethod("runDiffusionST", "matrix"))
+
+#' @rdname runDiffusionST
+#' @export
+setMethod("runDiffusionST", "DelayedArray", getMethod("runDiffusionST", "matrix"))
+
+#' @rdname runDiffusionST
+#' @export
 setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coords = NULL,
     sampleId = "sample_id", preset = "auto", device = "auto", seed = 0L, librarySize = NULL,
     refine = TRUE, refineNeighbors = 50L, name = "DiffusionST",
     BPPARAM = BiocParallel::SerialParam(), verbose = TRUE, ...) {
-    if (.isSeurat(x)) {
-        return(.runDiffusionSTSeurat(x, nClusters, assay, coords, sampleId, preset, device, seed,
-            librarySize, refine, refineNeighbors, name, BPPARAM, verbose, ...))
-    }
-    if (!(is.matrix(x) || methods::is(x, "Matrix") || methods::is(x, "DelayedArray"))) {
+    if (!.isSeurat(x)) {
         stop("runDiffusionST() needs a SpatialExperiment, SingleCellExperiment, Seurat object or ",
             "a genes x spots counts matrix; got an object of class ", class(x)[1], ".",
             call. = FALSE)
     }
+    .runDiffusionSTSeurat(x, nClusters, assay, coords, sampleId, preset, device, seed,
+        librarySize, refine, refineNeighbors, name, BPPARAM, verbose, ...)
+})
+
+## The matrix methods (dense, sparse or DelayedArray counts): results come back as a list.
+.runDiffusionSTMatrix <- function(x, nClusters, coords, sampleId, preset, device, seed,
+    librarySize, refine, refineNeighbors, BPPARAM, verbose, ...) {
     counts <- .checkCounts(x, "The counts matrix `x`",
         "Pass raw integer counts, genes in rows and spots in columns.")
     .geneNames(counts)
@@ -161,7 +183,7 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
     libSize <- .librarySizes(NULL, librarySize, counts)
     .diffusionstCore(counts, crd, nClusters, samples, preset, device, seed, libSize, refine,
         refineNeighbors, verbose, BPPARAM, list(...))
-})
+}
 
 .runDiffusionSTSeurat <- function(x, nClusters, assay, coords, sampleId, preset, device, seed,
     librarySize, refine, refineNeighbors, name, BPPARAM, verbose, ...) {

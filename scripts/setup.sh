@@ -15,7 +15,7 @@ mkdir -p "$STAMP_DIR"
 
 DEB_PACKAGES=(
   r-base-core r-cran-mclust r-cran-reticulate r-bioc-singlecellexperiment
-  r-bioc-summarizedexperiment r-bioc-s4vectors r-bioc-biocparallel r-cran-matrix
+  r-bioc-summarizedexperiment r-bioc-delayedarray r-bioc-s4vectors r-bioc-biocparallel r-cran-matrix
   r-cran-seurat r-cran-seuratobject r-cran-ggplot2 r-cran-testthat r-cran-knitr
   r-cran-rmarkdown r-bioc-biocstyle r-cran-roxygen2 r-cran-png pandoc
   # R's BLAS. Hosted by R, torch's matrix products resolve to the BLAS that R loaded, not to

@@ -83,6 +83,10 @@ test_that("nClusters, seed and other arguments are range-checked before any work
     m <- SummarizedExperiment::assay(sce, "counts")
     expect_error(runDiffusionST(m, nClusters = 4), "`coords` must be an N x 2 numeric matrix")
     expect_error(runDiffusionST(m, nClusters = 4, coords = matrix(1, 3, 2)), "have 3 rows")
+    ## dense and DelayedArray counts reach the same checks as sparse ones
+    for (counts in list(as.matrix(m), DelayedArray::DelayedArray(m))) {
+        expect_error(runDiffusionST(counts, nClusters = 4), "`coords` must be an N x 2 numeric matrix")
+    }
 })
 
 test_that("preset, device, engine settings, samples and counts are refused before any work", {

@@ -55,6 +55,9 @@ test_that("the matrix + coordinates method gives the same domains for the same s
     expect_named(res, c("domains", "embedding", "enhanced", "metadata"))
     expect_identical(as.character(res$domains), as.character(.cache$sceRun$DiffusionST_domain))
     expect_equal(res$embedding, SingleCellExperiment::reducedDim(.cache$sceRun, "DiffusionST"))
+    delayed <- runTinyDST(DelayedArray::DelayedArray(SummarizedExperiment::assay(sce, "counts")),
+        coords = crd)
+    expect_identical(delayed$domains, res$domains)
     expect_error(runDiffusionST(SummarizedExperiment::assay(sce, "counts"), nClusters = 4,
         coords = crd, verbose = FALSE, not_a_setting = 1L), "not_a_setting")
 })
