@@ -44,8 +44,41 @@
 #' }
 #' @include AllGenerics.R
 #' @name runSpaLSTF
-#' @aliases runSpaLSTF,ANY,ANY-method
+#' @aliases runSpaLSTF,SingleCellExperiment,ANY-method runSpaLSTF,matrix,ANY-method
+#'   runSpaLSTF,Matrix,ANY-method runSpaLSTF,ANY,ANY-method
 NULL
+
+#' @rdname runSpaLSTF
+#' @export
+setMethod("runSpaLSTF", c("SingleCellExperiment", "ANY"), function(x, reference, genes = NULL,
+    assay = NULL, referenceAssay = NULL, coords = NULL, sampleId = "sample_id", preset = "auto",
+    device = "auto", seed = 0L, checkpoint = NULL, name = "SpaLSTF",
+    BPPARAM = BiocParallel::SerialParam(), verbose = TRUE, ...) {
+    name <- .checkString(name, "name")
+    res <- .imputeSpaLSTF(x, reference, genes, assay, referenceAssay, coords, sampleId, preset,
+        device, seed, checkpoint, BPPARAM, verbose, list(...))
+    ## Build every piece first, then assign: a failure leaves `x` untouched.
+    alt <- SingleCellExperiment::SingleCellExperiment(list(imputed = res$imputed))
+    md <- S4Vectors::metadata(x)
+    md[[name]] <- res$metadata
+    altExp(x, name) <- alt
+    S4Vectors::metadata(x) <- md
+    x
+})
+
+#' @rdname runSpaLSTF
+#' @export
+setMethod("runSpaLSTF", c("matrix", "ANY"), function(x, reference, genes = NULL, assay = NULL,
+    referenceAssay = NULL, coords = NULL, sampleId = "sample_id", preset = "auto",
+    device = "auto", seed = 0L, checkpoint = NULL, name = "SpaLSTF",
+    BPPARAM = BiocParallel::SerialParam(), verbose = TRUE, ...) {
+    .imputeSpaLSTF(x, reference, genes, assay, referenceAssay, coords, sampleId, preset, device,
+        seed, checkpoint, BPPARAM, verbose, list(...))
+})
+
+#' @rdname runSpaLSTF
+#' @export
+setMethod("runSpaLSTF", c("Matrix", "ANY"), getMethod("runSpaLSTF", c("matrix", "ANY")))
 
 #' @rdname runSpaLSTF
 #' @export
@@ -53,31 +86,28 @@ setMethod("runSpaLSTF", c("ANY", "ANY"), function(x, reference, genes = NULL, as
     referenceAssay = NULL, coords = NULL, sampleId = "sample_id", preset = "auto",
     device = "auto", seed = 0L, checkpoint = NULL, name = "SpaLSTF",
     BPPARAM = BiocParallel::SerialParam(), verbose = TRUE, ...) {
-    name <- if (.isSeurat(x)) .checkSeuratResultName(x, name, "SpaLSTF") else .checkString(name, "name")
-    if (methods::is(x, "SummarizedExperiment") && !methods::is(x, "SingleCellExperiment")) {
+    if (methods::is(x, "SummarizedExperiment")) {
         stop("runSpaLSTF() stores its results as an altExp, which needs a SingleCellExperiment; ",
             "convert `x` first with as(x, \"SingleCellExperiment\").", call. = FALSE)
     }
+    if (!.isSeurat(x)) .refuseSpatialInput(x)
+    name <- .checkSeuratResultName(x, name, "SpaLSTF")
+    res <- .imputeSpaLSTF(x, reference, genes, assay, referenceAssay, coords, sampleId, preset,
+        device, seed, checkpoint, BPPARAM, verbose, list(...))
+    x[[name]] <- suppressWarnings(SeuratObject::CreateAssayObject(data = res$imputed))
+    SeuratObject::Misc(x, name) <- res$metadata
+    x
+})
+
+## What every runSpaLSTF() method does before storing the results: read and check the inputs,
+## run the engine per sample; returns the imputed genes x cells matrix and the metadata.
+.imputeSpaLSTF <- function(x, reference, genes, assay, referenceAssay, coords, sampleId, preset,
+    device, seed, checkpoint, BPPARAM, verbose, engineArgs) {
     st <- .spatialInput(x, assay, coords, sampleId, verbose)
     ref <- .referenceInput(reference, referenceAssay)
     genes <- .genesToImpute(st$counts, ref$counts, genes)
-    res <- .spalstfCore(st, ref, genes, preset, device, seed, checkpoint, verbose, BPPARAM,
-        list(...))
-    imputed <- res$imputed
-    if (st$kind == "matrix") return(res)
-    if (st$kind == "Seurat") {
-        newAssay <- suppressWarnings(SeuratObject::CreateAssayObject(data = imputed))
-        x[[name]] <- newAssay
-        SeuratObject::Misc(x, name) <- res$metadata
-        return(x)
-    }
-    alt <- SingleCellExperiment::SingleCellExperiment(list(imputed = imputed))
-    md <- S4Vectors::metadata(x)
-    md[[name]] <- res$metadata
-    altExp(x, name) <- alt
-    S4Vectors::metadata(x) <- md
-    x
-})
+    .spalstfCore(st, ref, genes, preset, device, seed, checkpoint, verbose, BPPARAM, engineArgs)
+}
 
 ## ---- adapters shared by runSpaLSTF() and evaluateSpaLSTF() --------------------------------
 
@@ -88,14 +118,12 @@ setMethod("runSpaLSTF", c("ANY", "ANY"), function(x, reference, genes = NULL, as
         counts <- .countsSeurat(x, assay)
         crd <- .optionalCoords(function() .coordsSeurat(x, coords, verbose), verbose)
         samples <- .sampleIds(x[[]], sampleId, ncol(x))
-        kind <- "Seurat"
     } else if (methods::is(x, "SummarizedExperiment")) {
         if (is.null(assay)) assay <- "counts"
         counts <- .countsSCE(x, assay)
         crd <- if (!methods::is(x, "SingleCellExperiment")) list(coords = NULL, source = "none") else
             .optionalCoords(function() .coordsSCE(x, coords, verbose), verbose)
         samples <- .sampleIds(SummarizedExperiment::colData(x), sampleId, ncol(x))
-        kind <- "SCE"
     } else if (is.matrix(x) || methods::is(x, "Matrix")) {
         counts <- .checkCounts(x, "The counts matrix `x`",
             "Pass raw integer counts, genes in rows and cells in columns.")
@@ -105,14 +133,16 @@ setMethod("runSpaLSTF", c("ANY", "ANY"), function(x, reference, genes = NULL, as
                 colnames(counts)), source = "the `coords` argument")
         } else list(coords = NULL, source = "none")
         samples <- .sampleIds(NULL, sampleId, ncol(counts))
-        kind <- "matrix"
     } else {
-        stop("`x` must be a SpatialExperiment, SingleCellExperiment, Seurat object or a genes x ",
-            "cells counts matrix; got an object of class ", class(x)[1], ".", call. = FALSE)
+        .refuseSpatialInput(x)
     }
     .geneNames(counts)
-    list(counts = counts, coords = crd$coords, coordSource = crd$source, samples = samples,
-        kind = kind)
+    list(counts = counts, coords = crd$coords, coordSource = crd$source, samples = samples)
+}
+
+.refuseSpatialInput <- function(x) {
+    stop("`x` must be a SpatialExperiment, SingleCellExperiment, Seurat object or a genes x ",
+        "cells counts matrix; got an object of class ", class(x)[1], ".", call. = FALSE)
 }
 
 .optionalCoords <- function(f, verbose) {

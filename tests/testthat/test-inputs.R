@@ -160,6 +160,7 @@ test_that("SpaLSTF inputs: reference without shared genes, unknown genes, missin
     expect_error(evaluateSpaLSTF(osm$spatial, osm$reference, folds = 1, verbose = FALSE),
         "`folds`")
     expect_error(runSpaLSTF(osm$spatial, "ref", verbose = FALSE), "`reference` must be")
+    expect_error(runSpaLSTF(list(1), osm$reference, verbose = FALSE), "`x` must be a SpatialExperiment")
 })
 
 test_that("the seeding helper restores the caller's random stream", {

@@ -23,6 +23,22 @@ test_that("runSpaLSTF imputes held-out genes into an altExp and leaves the rest 
     expect_identical(stripped, st)
 })
 
+test_that("runSpaLSTF on a counts matrix returns the SingleCellExperiment method's imputation", {
+    skipIfNoPython()
+    osm <- smallOsmFISH()
+    hidden <- c("Gad2", "Slc32a1")
+    st <- osm$spatial[setdiff(rownames(osm$spatial), hidden), ]
+    run <- function(x, ...) do.call(runSpaLSTF, c(list(x, osm$reference, genes = hidden,
+        seed = 3L, verbose = FALSE, ...), tinySpaLSTF))
+    fromSCE <- SummarizedExperiment::assay(SingleCellExperiment::altExp(run(st), "SpaLSTF"),
+        "imputed")
+    crd <- cbind(st$x_coord, st$y_coord)
+    res <- run(SummarizedExperiment::assay(st, "counts"), coords = crd)
+    expect_named(res, c("imputed", "metadata"))
+    expect_identical(res$imputed, fromSCE)
+    expect_identical(res$metadata$coordinates, "the `coords` argument")
+})
+
 test_that("runSpaLSTF accepts a Seurat reference and a Seurat query", {
     skipIfNoPython()
     skipIfNoSeurat()
