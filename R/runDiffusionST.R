@@ -52,9 +52,9 @@
 #' `mclust_start = "all"` (through `...`) starts it from every spot, so that the clustering no
 #' longer depends on `seed`, at a cost in time and memory that grows with the square of the
 #' number of spots. Results are bitwise reproducible for the same seed, settings, number of
-#' torch CPU threads and BLAS; a different thread count or BLAS changes the order of
-#' floating-point sums, which can move the embedding by about 1e-3 and, through mclust, a few
-#' domain labels. Hosted by R, torch's matrix products use R's BLAS, so a standalone Python run
+#' torch CPU threads, BLAS and CPU model; a different thread count, BLAS or CPU (torch picks its
+#' CPU kernels by instruction set) changes the order of floating-point sums, which can move the
+#' embedding by about 1e-3 and, through mclust's start, the domains. Hosted by R, torch's matrix products use R's BLAS, so a standalone Python run
 #' matches an R run exactly only when it uses the same BLAS (see the README, "R and BLAS").
 #'
 #' @param x A SpatialExperiment, SingleCellExperiment, Seurat object, or a genes x spots counts

@@ -156,7 +156,7 @@ DIFFUSIONST_PRESETS: dict[str, DiffusionSTConfig] = {
         batch_size=32,
         diffusion_lr=1e-3,
         start_timestep=30,
-        sampling_steps=1,
+        sampling_steps=3,
         n_candidates=3,
         n_keep=2,
     ),
