@@ -60,6 +60,29 @@
     m
 }
 
+## The prologue of every method on a bare counts matrix (dense, sparse or DelayedArray): the
+## checked counts (columns named `<unit>1`, `<unit>2`, ... when unnamed), the coordinates given
+## in `coords` and the sample labels. DiffusionST needs coordinates (`coordsRequired = TRUE`);
+## SpaLSTF runs without them.
+.matrixInput <- function(x, coords, sampleId, unit, coordsRequired) {
+    counts <- .checkCounts(x, "The counts matrix `x`",
+        paste0("Pass raw integer counts, genes in rows and ", unit, " in columns."))
+    .geneNames(counts)
+    item <- sub("s$", "", unit)
+    if (is.null(colnames(counts))) colnames(counts) <- paste0(item, seq_len(ncol(counts)))
+    if (is.null(coords) && !coordsRequired) {
+        crd <- list(coords = NULL, source = "none")
+    } else if (is.matrix(coords) || is.data.frame(coords)) {
+        crd <- list(coords = .checkCoordMatrix(coords, ncol(counts), "the `coords` argument",
+            colnames(counts)), source = "the `coords` argument")
+    } else {
+        stop("For a counts matrix, `coords` must be an N x 2 numeric matrix of ", item,
+            " coordinates (one row per column of `x`)", if (!coordsRequired) " or NULL", ".",
+            call. = FALSE)
+    }
+    list(counts = counts, crd = crd, samples = .sampleIds(NULL, sampleId, ncol(counts)))
+}
+
 ## Coordinates from a data frame of per-cell annotations (colData / meta.data).
 .coordsFromColumns <- function(df, coords, n, where, cells) {
     cn <- colnames(df)

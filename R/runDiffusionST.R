@@ -139,6 +139,7 @@ setMethod("runDiffusionST", "matrix", function(x, nClusters = 7, assay = NULL, c
     sampleId = "sample_id", preset = "auto", device = "auto", seed = 0L, librarySize = NULL,
     refine = TRUE, refineNeighbors = 50L, name = "DiffusionST",
     BPPARAM = BiocParallel::SerialParam(), verbose = TRUE, ...) {
+    .checkString(name, "name")
     .runDiffusionSTMatrix(x, nClusters, coords, sampleId, preset, device, seed, librarySize,
         refine, refineNeighbors, BPPARAM, verbose, ...)
 })
@@ -169,20 +170,10 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
 ## The matrix methods (dense, sparse or DelayedArray counts): results come back as a list.
 .runDiffusionSTMatrix <- function(x, nClusters, coords, sampleId, preset, device, seed,
     librarySize, refine, refineNeighbors, BPPARAM, verbose, ...) {
-    counts <- .checkCounts(x, "The counts matrix `x`",
-        "Pass raw integer counts, genes in rows and spots in columns.")
-    .geneNames(counts)
-    if (is.null(colnames(counts))) colnames(counts) <- paste0("spot", seq_len(ncol(counts)))
-    if (is.null(coords) || is.character(coords)) {
-        stop("For a counts matrix, `coords` must be an N x 2 numeric matrix of spot coordinates ",
-            "(one row per column of `x`).", call. = FALSE)
-    }
-    crd <- list(coords = .checkCoordMatrix(coords, ncol(counts), "the `coords` argument",
-        colnames(counts)), source = "the `coords` argument")
-    samples <- .sampleIds(NULL, sampleId, ncol(counts))
-    libSize <- .librarySizes(NULL, librarySize, counts)
-    .diffusionstCore(counts, crd, nClusters, samples, preset, device, seed, libSize, refine,
-        refineNeighbors, verbose, BPPARAM, list(...))
+    input <- .matrixInput(x, coords, sampleId, unit = "spots", coordsRequired = TRUE)
+    libSize <- .librarySizes(NULL, librarySize, input$counts)
+    .diffusionstCore(input$counts, input$crd, nClusters, input$samples, preset, device, seed,
+        libSize, refine, refineNeighbors, verbose, BPPARAM, list(...))
 }
 
 .runDiffusionSTSeurat <- function(x, nClusters, assay, coords, sampleId, preset, device, seed,

@@ -72,6 +72,7 @@ setMethod("runSpaLSTF", c("matrix", "ANY"), function(x, reference, genes = NULL,
     referenceAssay = NULL, coords = NULL, sampleId = "sample_id", preset = "auto",
     device = "auto", seed = 0L, checkpoint = NULL, name = "SpaLSTF",
     BPPARAM = BiocParallel::SerialParam(), verbose = TRUE, ...) {
+    .checkString(name, "name")
     .imputeSpaLSTF(x, reference, genes, assay, referenceAssay, coords, sampleId, preset, device,
         seed, checkpoint, BPPARAM, verbose, list(...))
 })
@@ -125,14 +126,10 @@ setMethod("runSpaLSTF", c("ANY", "ANY"), function(x, reference, genes = NULL, as
             .optionalCoords(function() .coordsSCE(x, coords, verbose), verbose)
         samples <- .sampleIds(SummarizedExperiment::colData(x), sampleId, ncol(x))
     } else if (is.matrix(x) || methods::is(x, "Matrix")) {
-        counts <- .checkCounts(x, "The counts matrix `x`",
-            "Pass raw integer counts, genes in rows and cells in columns.")
-        if (is.null(colnames(counts))) colnames(counts) <- paste0("cell", seq_len(ncol(counts)))
-        crd <- if (is.matrix(coords) || is.data.frame(coords)) {
-            list(coords = .checkCoordMatrix(coords, ncol(counts), "the `coords` argument",
-                colnames(counts)), source = "the `coords` argument")
-        } else list(coords = NULL, source = "none")
-        samples <- .sampleIds(NULL, sampleId, ncol(counts))
+        input <- .matrixInput(x, coords, sampleId, unit = "cells", coordsRequired = FALSE)
+        counts <- input$counts
+        crd <- input$crd
+        samples <- input$samples
     } else {
         .refuseSpatialInput(x)
     }

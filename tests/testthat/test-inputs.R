@@ -111,6 +111,14 @@ test_that("preset, device, engine settings, samples and counts are refused befor
         "names some genes more than once .*: Gad2, GAD2")
     expect_error(runSpaLSTF(osm$spatial, osm$reference, genes = "Gad2", n_folds = 2L,
         verbose = FALSE), "`...` sets `n_folds`.*`folds`")
+    ## the matrix methods check `name` and `coords` like the object methods do
+    stCounts <- SummarizedExperiment::assay(osm$spatial, "counts")
+    refCounts <- SummarizedExperiment::assay(osm$reference, "counts")
+    expect_error(runSpaLSTF(stCounts, refCounts, genes = "Gad2", name = NA, verbose = FALSE),
+        "`name` must be a single")
+    expect_error(runSpaLSTF(stCounts, refCounts, genes = "Gad2", coords = c("x", "y"),
+        verbose = FALSE), "`coords` must be an N x 2 numeric matrix of cell coordinates .* or NULL")
+    expect_error(runDiffusionST(m, 4, coords = crd, name = c("a", "b")), "`name` must be a single")
 })
 
 test_that("a Seurat assay that is not an earlier result is never overwritten", {
