@@ -157,7 +157,7 @@ DIFFUSIONST_PRESETS: dict[str, DiffusionSTConfig] = {
         diffusion_lr=1e-3,
         start_timestep=30,
         sampling_steps=3,
-        n_candidates=3,
+        n_candidates=8,
         n_keep=2,
     ),
 }
