@@ -256,8 +256,8 @@ def image_side(n_genes: int, multiple: int = 4) -> int:
     return multiple * math.ceil(math.sqrt(n_genes) / multiple)
 
 
-def to_images(features: np.ndarray, side: int, pixels: np.ndarray | None = None) -> np.ndarray:
-    """Lay each row of ``features`` out on a ``side x side`` grid, zero-padded: ``(N, 1, side, side)``.
+def to_images(features: np.ndarray, side: int) -> np.ndarray:
+    """Lay each row of ``features`` out row-major on a ``side x side`` grid, zero-padded: ``(N, 1, side, side)``.
 
     Parameters
     ----------
@@ -265,15 +265,12 @@ def to_images(features: np.ndarray, side: int, pixels: np.ndarray | None = None)
         ``N x G`` matrix with ``G <= side**2``.
     side
         Image side, e.g. from :func:`image_side`.
-    pixels
-        Flat (row-major) pixel of each of the ``G`` columns, all distinct (e.g. from
-        :func:`~spatialdiffusion.gene_layout.gene_pixels`); ``None`` puts column ``j`` at pixel ``j``.
 
     Returns
     -------
     numpy.ndarray
         float32 ``(N, 1, side, side)`` array (a new array); gene ``j`` sits at pixel
-        ``(p // side, p % side)`` with ``p = pixels[j]`` (``p = j`` by default) and the other pixels are zero.
+        ``(j // side, j % side)`` and the pixels after the last gene are zero.
 
     Raises
     ------
@@ -282,11 +279,11 @@ def to_images(features: np.ndarray, side: int, pixels: np.ndarray | None = None)
     """
     n, g = features.shape
     padded = np.zeros((n, side * side), dtype=np.float32)
-    padded[:, slice(0, g) if pixels is None else pixels] = features
+    padded[:, :g] = features
     return padded.reshape(n, 1, side, side)
 
 
-def from_images(images: np.ndarray, n_genes: int, pixels: np.ndarray | None = None) -> np.ndarray:
+def from_images(images: np.ndarray, n_genes: int) -> np.ndarray:
     """Inverse of :func:`to_images`: drop the padding and return ``(N, n_genes)``.
 
     Parameters
@@ -295,15 +292,12 @@ def from_images(images: np.ndarray, n_genes: int, pixels: np.ndarray | None = No
         Array of shape ``(N, ...)`` whose trailing dimensions flatten row-major into the pixels, e.g.
         ``(N, 1, side, side)``.
     n_genes
-        Number of genes on each image.
-    pixels
-        The ``pixels`` given to :func:`to_images`; ``None``: the genes are the leading ``n_genes`` pixels.
+        Number of leading pixels (genes) to keep.
 
     Returns
     -------
     numpy.ndarray
-        ``(N, n_genes)`` array of the same dtype as ``images``; without ``pixels``, a view of ``images``
-        when numpy can reshape it without copying.
+        ``(N, n_genes)`` array of the same dtype as ``images``; a view of ``images`` when numpy can
+        reshape it without copying.
     """
-    flat = images.reshape(images.shape[0], -1)
-    return flat[:, :n_genes] if pixels is None else flat[:, pixels]
+    return images.reshape(images.shape[0], -1)[:, :n_genes]

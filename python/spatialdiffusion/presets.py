@@ -14,7 +14,6 @@ import torch
 
 from ._settings import check_at_least, check_choice, coerce_field_types, resolve_preset, with_overrides
 from .cluster.mclust import MCLUST_STARTS
-from .gene_layout import GENE_LAYOUTS
 
 
 @dataclass(frozen=True)
@@ -55,10 +54,6 @@ class DiffusionSTConfig:
         matrix's overall [minimum, maximum] onto [-1, 1]; ``"gene"`` maps each gene's [mean - SD, mean + SD]
         over the spots onto [-1, 1], so that every pixel varies across spots on the unit scale the noise
         schedule is made for. The released code feeds the images unscaled.
-    gene_layout
-        Where each gene sits on the image: ``"file"`` (row-major in the input's gene order, as the
-        reference) or ``"clustered"`` (genes that vary together over the spots on neighbouring pixels; see
-        :mod:`spatialdiffusion.gene_layout`).
     unet_channels, unet_mults, unet_patch_size
         U-Net width, per-level multipliers and input patch size ((64, (1, 2, 4), 1) in the paper).
     diffusion_timesteps, beta_start, beta_end
@@ -96,7 +91,6 @@ class DiffusionSTConfig:
     zinb_spots: int = 0
     diffusion: str = "ddpm"
     image_scaling: str = "range"
-    gene_layout: str = "file"
     unet_channels: int = 64
     unet_mults: tuple[int, ...] = (1, 2, 4)
     unet_patch_size: int = 1
@@ -119,7 +113,7 @@ class DiffusionSTConfig:
         coerce_field_types(self)
         for name, values in (("zinb_target", ("scaled", "counts")), ("gcn_init", ("xavier", "pca")),
                              ("zinb_heads_from", ("reconstruction", "latent")), ("diffusion", ("ddpm", "none")),
-                             ("image_scaling", ("range", "gene")), ("gene_layout", GENE_LAYOUTS),
+                             ("image_scaling", ("range", "gene")),
                              ("cluster_method", ("auto", "mclust", "gmm")), ("mclust_start", MCLUST_STARTS)):
             check_choice(self, name, values)
         check_at_least(self, ("n_top_genes", "n_neighbors", "latent_dim", "gcn_epochs", "unet_channels", "diffusion_timesteps",
