@@ -1,0 +1,73 @@
+"""Expected ARI of DiffusionST's clustering settings (PCs handed to mclust, refinement neighbourhood).
+
+For each slice and pipeline seed the enhanced matrix is computed once (``diffusionst_arrays(...,
+cluster=False)``). Each ``--n-pcs`` value then gets its own PCA of that matrix, clustered by mclust EEE under
+R seeds ``0..--mclust-seeds - 1``; each mclust partition is refined with every ``--refine`` neighbourhood.
+Every setting is thus scored on the same embeddings and the same R seeds, so settings pair per seed. The row
+with 20 PCs and 50 neighbours is what ``diffusionst_mclust_spread.py`` gives for the same variant and seeds.
+
+Usage (from the repository root)::
+
+    .venv/bin/python benchmarks/diffusionst_cluster_settings.py --variant no_diffusion --slices 151676 151673 \
+        --seeds 0 1 2 3 4 5 6 7 8 9 --mclust-seeds 5 --n-pcs 10 15 20 30 40 --refine 30 50 70 \
+        --threads 2 --out benchmarks/out/cluster_settings_no_diffusion.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import torch
+
+from spatialdiffusion.cluster import cluster_embedding, refine_labels
+from spatialdiffusion.methods.diffusionst import diffusionst_arrays
+from spatialdiffusion.methods.diffusionst_stages import embed
+from spatialdiffusion.metrics import clustering_scores
+
+from diffusionst_dlpfc import ABLATIONS, DATA
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--variant", default="fast", choices=[v for v in ABLATIONS if v != "paper"])
+    parser.add_argument("--slices", nargs="+", default=["151676", "151673"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--mclust-seeds", type=int, default=10)
+    parser.add_argument("--n-pcs", nargs="+", type=int, default=[20])
+    parser.add_argument("--refine", nargs="+", type=int, default=[50])
+    parser.add_argument("--n-clusters", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for slice_id in args.slices:
+        adata = ad.read_h5ad(DATA / "dlpfc" / f"{slice_id}.h5ad")
+        truth, coords = adata.obs["layer_guess_reordered"], np.asarray(adata.obsm["spatial"], dtype=float)
+        for seed in args.seeds:
+            torch.set_num_threads(args.threads)
+            enhanced = diffusionst_arrays(adata.X, coords, n_clusters=args.n_clusters, preset="fast", seed=seed,
+                                          cluster=False, verbose=False, **ABLATIONS[args.variant])["enhanced"]
+            for n_pcs in args.n_pcs:
+                embedding = embed(enhanced, n_pcs, seed)
+                for mclust_seed in range(args.mclust_seeds):
+                    labels, _ = cluster_embedding(embedding, args.n_clusters, method="mclust", seed=mclust_seed)
+                    for neighbours in args.refine:
+                        rows.append({"slice": slice_id, "variant": args.variant, "n_pcs": n_pcs, "refine": neighbours,
+                                     "seed": seed, "mclust_seed": mclust_seed,
+                                     "ari": clustering_scores(truth, refine_labels(labels, coords, neighbours))["ari"]})
+            done = pd.DataFrame(rows)
+            done = done[(done.slice == slice_id) & (done.seed == seed)]
+            print(f"{slice_id} seed {seed}:\n" + done.pivot_table("ari", "n_pcs", "refine").round(3).to_string(), flush=True)
+            pd.DataFrame(rows).to_csv(args.out, index=False)
+    expected = pd.DataFrame(rows).groupby(["slice", "n_pcs", "refine", "seed"]).ari.mean()
+    print("\nexpected ARI, mean over pipeline seeds:\n"
+          + expected.groupby(["slice", "n_pcs", "refine"]).agg(["mean", "std"]).round(3).to_string())
+
+
+if __name__ == "__main__":
+    main()
