@@ -6,11 +6,16 @@ R seeds ``0..--mclust-seeds - 1``; each mclust partition is refined with every `
 Every setting is thus scored on the same embeddings and the same R seeds, so settings pair per seed. The row
 with 20 PCs and 50 neighbours is what ``diffusionst_mclust_spread.py`` gives for the same variant and seeds.
 
+Slices with at most 2000 spots are clustered identically under every R seed (mclust's hierarchical start then
+uses all of them), so one R seed suffices there.
+
 Usage (from the repository root)::
 
     .venv/bin/python benchmarks/diffusionst_cluster_settings.py --variant no_diffusion --slices 151676 151673 \
         --seeds 0 1 2 3 4 5 6 7 8 9 --mclust-seeds 5 --n-pcs 10 15 20 30 40 --refine 30 50 70 \
         --threads 2 --out benchmarks/out/cluster_settings_no_diffusion.csv
+    .venv/bin/python benchmarks/diffusionst_cluster_settings.py --variant fast --slices starmap_mpfc/BZ5.h5ad \
+        --truth-key domain --n-clusters 4 --seeds 0 1 2 3 4 --mclust-seeds 1 --n-pcs 10 20 --out ...
 """
 
 from __future__ import annotations
@@ -34,7 +39,9 @@ from diffusionst_dlpfc import ABLATIONS, DATA
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variant", default="fast", choices=[v for v in ABLATIONS if v != "paper"])
-    parser.add_argument("--slices", nargs="+", default=["151676", "151673"])
+    parser.add_argument("--slices", nargs="+", default=["151676", "151673"],
+                        help="DLPFC slice ids, or .h5ad paths relative to the shared data folder (e.g. starmap_mpfc/BZ5.h5ad)")
+    parser.add_argument("--truth-key", default="layer_guess_reordered", help="obs column holding the ground truth")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--mclust-seeds", type=int, default=10)
     parser.add_argument("--n-pcs", nargs="+", type=int, default=[20])
@@ -46,8 +53,8 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     rows = []
     for slice_id in args.slices:
-        adata = ad.read_h5ad(DATA / "dlpfc" / f"{slice_id}.h5ad")
-        truth, coords = adata.obs["layer_guess_reordered"], np.asarray(adata.obsm["spatial"], dtype=float)
+        adata = ad.read_h5ad(DATA / slice_id if slice_id.endswith(".h5ad") else DATA / "dlpfc" / f"{slice_id}.h5ad")
+        truth, coords = adata.obs[args.truth_key].astype(str), np.asarray(adata.obsm["spatial"], dtype=float)
         for seed in args.seeds:
             torch.set_num_threads(args.threads)
             enhanced = diffusionst_arrays(adata.X, coords, n_clusters=args.n_clusters, preset="fast", seed=seed,
