@@ -168,7 +168,7 @@ def test_end_to_end_on_real_slice(dlpfc_151673: ad.AnnData) -> None:
     assert set(adata.obs.columns) == set(before.obs.columns) and set(adata.obsm) == set(before.obsm)
     domains = out.obs["diffusionst_domain"]
     assert domains.notna().all() and set(domains.cat.categories) == {str(k) for k in range(1, 8)}
-    assert out.obsm["X_diffusionst"].shape == (adata.n_obs, 20)
+    assert out.obsm["X_diffusionst"].shape == (adata.n_obs, DIFFUSIONST_PRESETS["fast"].n_pcs)
     assert out.obsm["diffusionst_enhanced"].shape == (adata.n_obs, 1024)
     assert out.var["diffusionst_selected"].sum() == 1024
     info = out.uns["diffusionst"]
