@@ -26,7 +26,8 @@
 #' @section Results:
 #' For a SingleCellExperiment / SpatialExperiment, with the default `name = "DiffusionST"`:
 #' * `colData(x)$DiffusionST_domain`: the refined domains (factor);
-#' * `reducedDim(x, "DiffusionST")`: the embedding that mclust clustered (spots x 20, columns
+#' * `reducedDim(x, "DiffusionST")`: the embedding that mclust clustered (spots x `n_pcs`: 10 with
+#'   the `fast` preset, 20 with `paper`; columns
 #'   `DiffusionST_1`, ...);
 #' * `altExp(x, "DiffusionST")`: a SingleCellExperiment whose assay `"enhanced"` holds the
 #'   diffusion-enhanced expression of the selected genes (for several samples: the union of the

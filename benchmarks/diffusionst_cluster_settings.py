@@ -4,7 +4,8 @@ For each slice and pipeline seed the enhanced matrix is computed once (``diffusi
 cluster=False)``). Each ``--n-pcs`` value then gets its own PCA of that matrix, clustered by mclust EEE under
 R seeds ``0..--mclust-seeds - 1``; each mclust partition is refined with every ``--refine`` neighbourhood.
 Every setting is thus scored on the same embeddings and the same R seeds, so settings pair per seed. The row
-with 20 PCs and 50 neighbours is what ``diffusionst_mclust_spread.py`` gives for the same variant and seeds.
+with ``n`` PCs and 50 neighbours is what ``diffusionst_mclust_spread.py --set n_pcs=n`` gives for the same
+variant and seeds.
 
 Slices with at most 2000 spots are clustered identically under every R seed (mclust's hierarchical start then
 uses all of them), so one R seed suffices there.
@@ -28,12 +29,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from spatialdiffusion.cluster import cluster_embedding, refine_labels
 from spatialdiffusion.methods.diffusionst import diffusionst_arrays
 from spatialdiffusion.methods.diffusionst_stages import embed
-from spatialdiffusion.metrics import clustering_scores
 
-from diffusionst_dlpfc import ABLATIONS, DATA
+from diffusionst_dlpfc import ABLATIONS, DATA, scores_over_mclust_draws
 
 
 def main() -> None:
@@ -60,13 +59,10 @@ def main() -> None:
             enhanced = diffusionst_arrays(adata.X, coords, n_clusters=args.n_clusters, preset="fast", seed=seed,
                                           cluster=False, verbose=False, **ABLATIONS[args.variant])["enhanced"]
             for n_pcs in args.n_pcs:
-                embedding = embed(enhanced, n_pcs, seed)
-                for mclust_seed in range(args.mclust_seeds):
-                    labels, _ = cluster_embedding(embedding, args.n_clusters, method="mclust", seed=mclust_seed)
-                    for neighbours in args.refine:
-                        rows.append({"slice": slice_id, "variant": args.variant, "n_pcs": n_pcs, "refine": neighbours,
-                                     "seed": seed, "mclust_seed": mclust_seed,
-                                     "ari": clustering_scores(truth, refine_labels(labels, coords, neighbours))["ari"]})
+                draws = scores_over_mclust_draws(embed(enhanced, n_pcs, seed), truth, coords, args.n_clusters,
+                                                 range(args.mclust_seeds), args.refine)
+                rows += [{"slice": slice_id, "variant": args.variant, "n_pcs": n_pcs, "refine": draw["refine"], "seed": seed,
+                          "mclust_seed": draw["mclust_seed"], "ari": draw["ari"]} for draw in draws]
             done = pd.DataFrame(rows)
             done = done[(done.slice == slice_id) & (done.seed == seed)]
             print(f"{slice_id} seed {seed}:\n" + done.pivot_table("ari", "n_pcs", "refine").round(3).to_string(), flush=True)

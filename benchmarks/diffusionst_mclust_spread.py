@@ -3,10 +3,11 @@
 mclust starts EM from a model-based hierarchical clustering of a random subset of 2000 spots
 (``mclust.options("subset")``), so on slices with more spots the result depends on R's seed even for a
 fixed embedding. For each slice and pipeline seed this script computes the embedding once
-(``diffusionst_arrays(..., cluster=False)``), then clusters it with mclust EEE + 50-NN refinement under
-``--mclust-seeds`` R seeds. The mean over those seeds estimates the ARI the pipeline gives for that
-embedding, free of the mclust draw. With ``--mclust-start subset all`` it also fits mclust once from a
-hierarchical clustering of every spot (``mclust_start="all"``, which no R seed changes) on the same
+(``diffusionst_arrays(..., cluster=False)``: the preset's principal components, 10 in ``fast`` since commit
+642fd92 and 20 before - ``--set n_pcs=20`` gives the earlier embedding), then clusters it with mclust EEE +
+50-NN refinement under ``--mclust-seeds`` R seeds. The mean over those seeds estimates the ARI the pipeline
+gives for that embedding, free of the mclust draw. With ``--mclust-start subset all`` it also fits mclust once
+from a hierarchical clustering of every spot (``mclust_start="all"``, which no R seed changes) on the same
 embeddings.
 
 Usage (from the repository root)::
@@ -27,11 +28,9 @@ import pandas as pd
 import torch
 
 from spatialdiffusion.cli import parse_setting
-from spatialdiffusion.cluster import cluster_embedding, refine_labels
 from spatialdiffusion.methods.diffusionst import diffusionst_arrays
-from spatialdiffusion.metrics import clustering_scores
 
-from diffusionst_dlpfc import ABLATIONS, DATA, graph_smoothing_embedding, whole_transcriptome_library
+from diffusionst_dlpfc import ABLATIONS, DATA, graph_smoothing_embedding, scores_over_mclust_draws, whole_transcriptome_library
 
 
 def main() -> None:
@@ -56,6 +55,7 @@ def main() -> None:
         parser.error("--set and --whole-library apply to DiffusionST variants, not to the training-free baseline")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     settings = {**ABLATIONS.get(args.variant, {}), **dict(parse_setting(item) for item in args.set)}
+    settings_label = " ".join(args.set + (["library_size=sum_umi"] if args.whole_library else []))
     rows = []
     for slice_id in args.slices:
         adata = ad.read_h5ad(DATA / "dlpfc" / f"{slice_id}.h5ad")
@@ -69,14 +69,11 @@ def main() -> None:
                 embedding = diffusionst_arrays(adata.X, coords, n_clusters=args.n_clusters, preset="fast", seed=seed,
                                                cluster=False, verbose=False, library_size=library, **settings)["embedding"]
             for start in args.mclust_start:
-                draws = range(args.mclust_seeds) if start == "subset" else [0]
-                for mclust_seed in draws:
-                    labels, _ = cluster_embedding(embedding, args.n_clusters, method="mclust", seed=mclust_seed, mclust_start=start)
-                    ari = clustering_scores(truth, refine_labels(labels, coords, 50))["ari"]
-                    rows.append({"slice": slice_id, "variant": args.variant,
-                                 "settings": " ".join(args.set + (["library_size=sum_umi"] if args.whole_library else [])),
-                                 "mclust_start": start, "seed": seed, "mclust_seed": mclust_seed, "ari": ari})
-                last = pd.DataFrame(rows[-len(draws):])
+                draws = scores_over_mclust_draws(embedding, truth, coords, args.n_clusters,
+                                                 range(args.mclust_seeds) if start == "subset" else [0], mclust_start=start)
+                rows += [{"slice": slice_id, "variant": args.variant, "settings": settings_label, "mclust_start": start,
+                          "seed": seed, "mclust_seed": draw["mclust_seed"], "ari": draw["ari"]} for draw in draws]
+                last = pd.DataFrame(draws)
                 print(f"{slice_id} seed {seed}, mclust start {start}: ARI over mclust seeds mean {last.ari.mean():.3f} "
                       f"min {last.ari.min():.3f} max {last.ari.max():.3f}", flush=True)
             pd.DataFrame(rows).to_csv(args.out, index=False)
