@@ -67,8 +67,8 @@ class DiffusionSTConfig:
     n_candidates, n_keep
         Pseudo-images generated per spot, and how many of the closest (MSE) are averaged.
     n_pcs
-        Principal components handed to the clustering (20, the paper's; 10 in ``fast``, where the mclust draw
-        varies half as much and the ARI is higher on both DLPFC benchmark slices - see benchmarks/RESULTS.md).
+        Principal components handed to the clustering (20, the reference's; 10 in ``fast``, which raised the
+        ARI expected over mclust's draws on both DLPFC benchmark slices - see benchmarks/RESULTS.md).
     cluster_method
         ``"auto"`` (mclust, falling back to a Gaussian mixture), ``"mclust"`` or ``"gmm"``.
     mclust_start
