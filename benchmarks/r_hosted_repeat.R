@@ -1,0 +1,27 @@
+## Does the R-hosted DiffusionST engine give the same bits when run again in the same R process?
+##
+## Runs runDiffusionST() on the 600-spot window of the shipped DLPFC slice that the R tests use (GCN only,
+## the tests' tiny settings, seed 7), then RUNS more times, and prints the first embedding entry of the first
+## run and the largest absolute difference of each later run's embedding and enhanced matrix from the first.
+##
+## Usage (from the repository root, after `make setup`; RUNS defaults to 4):
+##   SPATIALDIFFUSION_PYTHON=.venv/bin/python OMP_NUM_THREADS=2 Rscript benchmarks/r_hosted_repeat.R [RUNS]
+suppressMessages(library(SpatialDiffusion))
+runs <- as.integer(commandArgs(trailingOnly = TRUE)[1])
+if (is.na(runs)) runs <- 4L
+sce <- loadExampleDLPFC()
+sce <- sce[, sce$array_row >= 20 & sce$array_row < 44 & sce$array_col >= 20 & sce$array_col < 70]
+runOnce <- function(verbose) {
+    out <- runDiffusionST(sce, nClusters = 4, seed = 7L, verbose = verbose, gcn_epochs = 2L,
+        diffusion = "none", n_top_genes = 200L)
+    list(embedding = SingleCellExperiment::reducedDim(out, "DiffusionST"),
+        enhanced = SummarizedExperiment::assay(SingleCellExperiment::altExp(out, "DiffusionST")))
+}
+first <- suppressMessages(runOnce(TRUE))
+diffs <- vapply(seq_len(runs), function(i) {
+    again <- runOnce(FALSE)
+    c(embedding = max(abs(again$embedding - first$embedding)), enhanced = max(abs(again$enhanced - first$enhanced)))
+}, numeric(2))
+cat("first run, embedding[1, 1]:", format(first$embedding[1, 1], digits = 10), "\n")
+cat("largest difference from the first run, per later run:\n")
+print(diffs)
