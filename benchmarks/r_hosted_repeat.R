@@ -9,11 +9,10 @@
 suppressMessages(library(SpatialDiffusion))
 runs <- as.integer(commandArgs(trailingOnly = TRUE)[1])
 if (is.na(runs)) runs <- 4L
-sce <- loadExampleDLPFC()
-sce <- sce[, sce$array_row >= 20 & sce$array_row < 44 & sce$array_col >= 20 & sce$array_col < 70]
+source("tests/testthat/helper-SpatialDiffusion.R")  # smallDLPFC() and tinyDST, as the tests use them
+sce <- smallDLPFC()
 runOnce <- function(verbose) {
-    out <- runDiffusionST(sce, nClusters = 4, seed = 7L, verbose = verbose, gcn_epochs = 2L,
-        diffusion = "none", n_top_genes = 200L)
+    out <- do.call(runDiffusionST, c(list(sce, nClusters = 4, seed = 7L, verbose = verbose), tinyDST))
     list(embedding = SingleCellExperiment::reducedDim(out, "DiffusionST"),
         enhanced = SummarizedExperiment::assay(SingleCellExperiment::altExp(out, "DiffusionST")))
 }

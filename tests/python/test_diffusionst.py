@@ -168,10 +168,11 @@ def test_end_to_end_on_real_slice(dlpfc_151673: ad.AnnData) -> None:
     assert set(adata.obs.columns) == set(before.obs.columns) and set(adata.obsm) == set(before.obsm)
     domains = out.obs["diffusionst_domain"]
     assert domains.notna().all() and set(domains.cat.categories) == {str(k) for k in range(1, 8)}
-    assert out.obsm["X_diffusionst"].shape == (adata.n_obs, DIFFUSIONST_PRESETS["fast"].n_pcs)
+    info = out.uns["diffusionst"]
+    # one column per principal component of the preset "auto" resolved to (`fast` on CPU: 10, `paper`: 20)
+    assert out.obsm["X_diffusionst"].shape == (adata.n_obs, DIFFUSIONST_PRESETS[info["params"]["preset"]].n_pcs)
     assert out.obsm["diffusionst_enhanced"].shape == (adata.n_obs, 1024)
     assert out.var["diffusionst_selected"].sum() == 1024
-    info = out.uns["diffusionst"]
     assert info["params"]["seed"] == 0 and info["cluster_backend"] == "mclust"
     assert {"preprocess", "graph", "gcn", "diffusion", "pca", "cluster", "refine", "total"} <= set(info["timings"])
     assert info["versions"]["torch"] == torch.__version__

@@ -17,15 +17,16 @@ test_that("runDiffusionST on a SingleCellExperiment (coordinates in colData) sto
     expect_length(dom, ncol(sce))
     expect_false(anyNA(dom))
     expect_true(all(as.integer(as.character(dom)) %in% 1:4))
+    md <- S4Vectors::metadata(out)$DiffusionST
     emb <- SingleCellExperiment::reducedDim(out, "DiffusionST")
-    expect_equal(dim(emb), c(ncol(sce), 10L))  # the `fast` preset (the default on CPU) keeps 10 PCs
+    ## one column per principal component of the preset "auto" resolved to (`fast` on CPU)
+    expect_equal(dim(emb), c(ncol(sce), c(fast = 10L, paper = 20L)[[md$params$preset]]))
     expect_identical(rownames(emb), colnames(sce))
     enh <- SingleCellExperiment::altExp(out, "DiffusionST")
     expect_equal(dim(enh), c(200L, ncol(sce)))
     expect_true(all(rownames(enh) %in% rownames(sce)))
     expect_identical(colnames(enh), colnames(sce))
     expect_false(anyNA(SummarizedExperiment::assay(enh, "enhanced")))
-    md <- S4Vectors::metadata(out)$DiffusionST
     expect_identical(md$seed, 7L)
     expect_identical(md$nClusters, 4L)
     expect_identical(md$coordinates, "colData(x) columns array_row/array_col")
