@@ -53,7 +53,7 @@ def mclust_cluster(embedding: np.ndarray, n_clusters: int, *, model_name: str = 
     Parameters
     ----------
     embedding
-        Observations x features matrix (e.g. 20 principal components).
+        Observations x features matrix (e.g. the first 10 or 20 principal components).
     n_clusters
         Number of mixture components.
     model_name

@@ -1,0 +1,104 @@
+"""Would keeping the most likely of several mclust fits beat a single fit? Expected ARI, same fits.
+
+mclust's EM starts from a hierarchical clustering of 2000 random spots, so one embedding gives different
+partitions under different R seeds. A label-free way to choose among them is the fit's log-likelihood
+(every fit has the same data, model and number of clusters, so the values compare). For each slice and
+pipeline seed this script computes the embedding once (as ``diffusionst_mclust_spread.py`` does), fits
+mclust EEE under R seeds ``0 .. --mclust-seeds - 1`` exactly as the engine does (``set.seed(seed)`` then
+``Mclust``), refines each partition with the 50 nearest spots, and writes each fit's log-likelihood and
+ARI. It then splits the fits into consecutive groups of ``--group`` and prints, per pipeline seed, the
+mean ARI of the single fits against the mean ARI of each group's most likely fit.
+
+Usage (from ``benchmarks/``, with the project's .venv)::
+
+    ../.venv/bin/python diffusionst_mclust_best_of.py --variant no_diffusion --slices 151676 \
+        --seeds 0 1 2 3 4 5 6 7 8 9 --mclust-seeds 10 --group 5 --threads 2 --out out/mclust_best_of_no_diffusion_151676.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import torch
+
+from spatialdiffusion.cli import parse_setting
+from spatialdiffusion.cluster import refine_labels
+from spatialdiffusion.methods.diffusionst import diffusionst_arrays
+from spatialdiffusion.metrics import clustering_scores
+
+from diffusionst_dlpfc import ABLATIONS, DATA
+
+R_FIT_WITH_LOGLIK = """
+function(x, G, seed) {
+    suppressPackageStartupMessages(library(mclust))
+    set.seed(seed)
+    fit <- mclust::Mclust(x, G = G, modelNames = "EEE", verbose = FALSE)
+    c(fit$loglik, fit$classification)
+}
+"""
+
+
+def fit_with_loglik(embedding: np.ndarray, n_clusters: int, seed: int) -> tuple[float, np.ndarray]:
+    """The engine's mclust fit under R seed ``seed``, with its log-likelihood."""
+    import rpy2.robjects as ro
+    from rpy2.robjects import numpy2ri
+
+    with (ro.default_converter + numpy2ri.converter).context():
+        out = np.asarray(ro.r(R_FIT_WITH_LOGLIK)(np.ascontiguousarray(embedding, dtype=np.float64), n_clusters, seed))
+    return float(out[0]), out[1:].astype(np.int64)
+
+
+def best_of_groups(fits: pd.DataFrame, group: int) -> pd.DataFrame:
+    """Per pipeline seed: mean ARI of all single fits and of each group's most likely fit."""
+    fits = fits.assign(group=fits.mclust_seed // group)
+    picks = fits.loc[fits.groupby(["slice", "seed", "group"]).loglik.idxmax()]
+    return pd.DataFrame({"single": fits.groupby(["slice", "seed"]).ari.mean(),
+                         f"best_of_{group}": picks.groupby(["slice", "seed"]).ari.mean()})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--variant", default="no_diffusion", choices=[v for v in ABLATIONS if v != "paper"])
+    parser.add_argument("--slices", nargs="+", default=["151676", "151673"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--mclust-seeds", type=int, default=10)
+    parser.add_argument("--group", type=int, default=5, help="fits per group; the most likely one is kept")
+    parser.add_argument("--n-clusters", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="DiffusionST setting on top of the variant (e.g. n_pcs=20); repeatable")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    if args.mclust_seeds % args.group:
+        parser.error("--mclust-seeds must be a multiple of --group")
+    settings = {**ABLATIONS[args.variant], **dict(parse_setting(item) for item in args.set)}
+    rows = []
+    for slice_id in args.slices:
+        adata = ad.read_h5ad(DATA / "dlpfc" / f"{slice_id}.h5ad")
+        truth, coords = adata.obs["layer_guess_reordered"], np.asarray(adata.obsm["spatial"], dtype=float)
+        for seed in args.seeds:
+            torch.set_num_threads(args.threads)
+            embedding = diffusionst_arrays(adata.X, coords, n_clusters=args.n_clusters, preset="fast", seed=seed,
+                                           cluster=False, verbose=False, **settings)["embedding"]
+            for mclust_seed in range(args.mclust_seeds):
+                loglik, labels = fit_with_loglik(embedding, args.n_clusters, mclust_seed)
+                ari = clustering_scores(truth, refine_labels(labels, coords, 50))["ari"]
+                rows.append({"slice": slice_id, "variant": args.variant, "settings": " ".join(args.set), "seed": seed,
+                             "mclust_seed": mclust_seed, "loglik": loglik, "ari": ari})
+            pd.DataFrame(rows).to_csv(args.out, index=False)
+            print(best_of_groups(pd.DataFrame(rows), args.group).loc[(slice_id, seed)].round(3).to_dict(), flush=True)
+    summary = best_of_groups(pd.DataFrame(rows), args.group)
+    gain = summary.iloc[:, 1] - summary.iloc[:, 0]
+    print(summary.round(3).to_string())
+    for slice_id, diff in gain.groupby(level="slice"):
+        print(f"{slice_id}: single {summary.loc[slice_id].iloc[:, 0].mean():.3f}, best of {args.group} "
+              f"{summary.loc[slice_id].iloc[:, 1].mean():.3f}, paired {diff.mean():+.3f} ± {diff.std():.3f}, "
+              f"higher on {(diff > 0).sum()} of {len(diff)}")
+
+
+if __name__ == "__main__":
+    main()
