@@ -39,7 +39,7 @@ import pandas as pd
 import torch
 
 from spatialdiffusion._utils import seed_everything
-from spatialdiffusion.cluster import cluster_embedding, refine_labels
+from spatialdiffusion.cluster import cluster_embedding, mclust_fit, refine_labels
 from spatialdiffusion.graph import propagation_matrix, spatial_adjacency
 from spatialdiffusion.methods.diffusionst import diffusionst_arrays
 from spatialdiffusion.methods.diffusionst_stages import embed
@@ -95,13 +95,14 @@ def scores_over_mclust_draws(embedding: np.ndarray, truth: pd.Series, coords: np
                              mclust_start: str = "subset") -> list[dict]:
     """ARI of one embedding clustered by mclust EEE under each R seed, then refined with each neighbourhood.
 
-    Returns one ``{"mclust_seed", "refine", "ari"}`` row per (R seed, neighbourhood); the mean over R seeds
-    estimates the ARI the pipeline gives for that embedding, free of mclust's random initialisation subset.
+    Returns one ``{"mclust_seed", "loglik", "refine", "ari"}`` row per (R seed, neighbourhood), ``loglik`` being
+    the mclust fit's log-likelihood; the mean ARI over R seeds estimates the ARI the pipeline gives for that
+    embedding, free of mclust's random initialisation subset.
     """
     rows = []
     for mclust_seed in mclust_seeds:
-        labels, _ = cluster_embedding(embedding, n_clusters, method="mclust", seed=mclust_seed, mclust_start=mclust_start)
-        rows += [{"mclust_seed": mclust_seed, "refine": neighbours,
+        labels, loglik = mclust_fit(embedding, n_clusters, seed=mclust_seed, start=mclust_start)
+        rows += [{"mclust_seed": mclust_seed, "loglik": loglik, "refine": neighbours,
                   "ari": clustering_scores(truth, refine_labels(labels, coords, neighbours))["ari"]} for neighbours in refine]
     return rows
 

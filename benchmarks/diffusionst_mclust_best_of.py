@@ -4,8 +4,8 @@ mclust's EM starts from a hierarchical clustering of 2000 random spots, so one e
 partitions under different R seeds. A label-free way to choose among them is the fit's log-likelihood
 (every fit has the same data, model and number of clusters, so the values compare). For each slice and
 pipeline seed this script computes the embedding once (as ``diffusionst_mclust_spread.py`` does), fits
-mclust EEE under R seeds ``0 .. --mclust-seeds - 1`` exactly as the engine does (``set.seed(seed)`` then
-``Mclust``), refines each partition with the 50 nearest spots, and writes each fit's log-likelihood and
+mclust EEE under R seeds ``0 .. --mclust-seeds - 1`` with the engine's own fit
+(``spatialdiffusion.cluster.mclust_fit``), refines each partition with the 50 nearest spots, and writes each fit's log-likelihood and
 ARI. It then splits the fits into consecutive groups of ``--group`` and prints, per pipeline seed, the
 mean ARI of the single fits against the mean ARI of each group's most likely fit.
 
@@ -26,30 +26,9 @@ import pandas as pd
 import torch
 
 from spatialdiffusion.cli import parse_setting
-from spatialdiffusion.cluster import refine_labels
 from spatialdiffusion.methods.diffusionst import diffusionst_arrays
-from spatialdiffusion.metrics import clustering_scores
 
-from diffusionst_dlpfc import ABLATIONS, DATA
-
-R_FIT_WITH_LOGLIK = """
-function(x, G, seed) {
-    suppressPackageStartupMessages(library(mclust))
-    set.seed(seed)
-    fit <- mclust::Mclust(x, G = G, modelNames = "EEE", verbose = FALSE)
-    c(fit$loglik, fit$classification)
-}
-"""
-
-
-def fit_with_loglik(embedding: np.ndarray, n_clusters: int, seed: int) -> tuple[float, np.ndarray]:
-    """The engine's mclust fit under R seed ``seed``, with its log-likelihood."""
-    import rpy2.robjects as ro
-    from rpy2.robjects import numpy2ri
-
-    with (ro.default_converter + numpy2ri.converter).context():
-        out = np.asarray(ro.r(R_FIT_WITH_LOGLIK)(np.ascontiguousarray(embedding, dtype=np.float64), n_clusters, seed))
-    return float(out[0]), out[1:].astype(np.int64)
+from diffusionst_dlpfc import ABLATIONS, DATA, scores_over_mclust_draws
 
 
 def best_of_groups(fits: pd.DataFrame, group: int) -> pd.DataFrame:
@@ -84,11 +63,9 @@ def main() -> None:
             torch.set_num_threads(args.threads)
             embedding = diffusionst_arrays(adata.X, coords, n_clusters=args.n_clusters, preset="fast", seed=seed,
                                            cluster=False, verbose=False, **settings)["embedding"]
-            for mclust_seed in range(args.mclust_seeds):
-                loglik, labels = fit_with_loglik(embedding, args.n_clusters, mclust_seed)
-                ari = clustering_scores(truth, refine_labels(labels, coords, 50))["ari"]
-                rows.append({"slice": slice_id, "variant": args.variant, "settings": " ".join(args.set), "seed": seed,
-                             "mclust_seed": mclust_seed, "loglik": loglik, "ari": ari})
+            draws = scores_over_mclust_draws(embedding, truth, coords, args.n_clusters, range(args.mclust_seeds))
+            rows += [{"slice": slice_id, "variant": args.variant, "settings": " ".join(args.set), "seed": seed,
+                      "mclust_seed": draw["mclust_seed"], "loglik": draw["loglik"], "ari": draw["ari"]} for draw in draws]
             pd.DataFrame(rows).to_csv(args.out, index=False)
             print(best_of_groups(pd.DataFrame(rows), args.group).loc[(slice_id, seed)].round(3).to_dict(), flush=True)
     summary = best_of_groups(pd.DataFrame(rows), args.group)

@@ -20,7 +20,7 @@ function(x, G, model, seed, start_all) {
     set.seed(seed)
     initialization <- if (start_all) list(subset = seq_len(nrow(x))) else list()
     fit <- mclust::Mclust(x, G = G, modelNames = model, verbose = FALSE, initialization = initialization)
-    if (is.null(fit)) integer(0) else as.integer(fit$classification)
+    if (is.null(fit)) numeric(0) else c(fit$loglik, fit$classification)
 }
 """
 
@@ -47,7 +47,9 @@ def _r_fit_function():  # noqa: ANN202 - returns an rpy2 closure
 MCLUST_STARTS = ("subset", "all")
 
 
-def mclust_cluster(embedding: np.ndarray, n_clusters: int, *, model_name: str = "EEE", seed: int = 0, start: str = "subset") -> np.ndarray:
+def mclust_fit(
+    embedding: np.ndarray, n_clusters: int, *, model_name: str = "EEE", seed: int = 0, start: str = "subset"
+) -> tuple[np.ndarray, float]:
     """Fit ``Mclust(embedding, G=n_clusters, modelNames=model_name)`` in R after ``set.seed(seed)``.
 
     Parameters
@@ -67,11 +69,14 @@ def mclust_cluster(embedding: np.ndarray, n_clusters: int, *, model_name: str = 
 
     Returns
     -------
-    numpy.ndarray
-        Integer labels ``1..n_clusters``.
+    labels, loglik
+        Integer labels ``1..n_clusters`` and the fit's log-likelihood (fits of the same data, model and
+        ``n_clusters`` compare by it).
 
     Raises
     ------
+    ValueError
+        If ``start`` is not ``"subset"`` or ``"all"``.
     MclustUnavailableError
         If R/mclust/rpy2 cannot be used, or mclust returns no fit.
     """
@@ -83,7 +88,12 @@ def mclust_cluster(embedding: np.ndarray, n_clusters: int, *, model_name: str = 
 
     data = np.ascontiguousarray(embedding, dtype=np.float64)
     with (ro.default_converter + numpy2ri.converter).context():
-        labels = np.asarray(fit(data, int(n_clusters), model_name, int(seed), start == "all"), dtype=np.int64)
-    if labels.shape[0] != data.shape[0]:
+        result = np.asarray(fit(data, int(n_clusters), model_name, int(seed), start == "all"), dtype=np.float64)
+    if result.shape[0] != data.shape[0] + 1:
         raise MclustUnavailableError(f"mclust could not fit model {model_name} with {n_clusters} clusters to this embedding.")
-    return labels
+    return result[1:].astype(np.int64), float(result[0])
+
+
+def mclust_cluster(embedding: np.ndarray, n_clusters: int, *, model_name: str = "EEE", seed: int = 0, start: str = "subset") -> np.ndarray:
+    """Labels of :func:`mclust_fit` (same parameters and errors): integers ``1..n_clusters``, one per observation."""
+    return mclust_fit(embedding, n_clusters, model_name=model_name, seed=seed, start=start)[0]
