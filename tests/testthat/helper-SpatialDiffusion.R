@@ -35,6 +35,13 @@ tinySpaLSTF <- list(epochs = 1L, hidden = 32L, depth = 1L, num_heads = 2L, lstm_
     lstm_layers = 1L, sampler = "ddim", sampler_steps = 2L, num_timesteps = 20L,
     batch_size = 512L, augment = FALSE)
 
+## Two runs with the same seed are compared exactly in their domains and to this mean relative
+## difference (all.equal's `tolerance`) in their embeddings. In two CI runs out of many, the first
+## R-hosted run of the test process gave an embedding up to 3e-5 off the later runs (mean relative
+## difference about 8e-6) with the same domains, for a reason not known (README, "R and BLAS").
+## Another seed, or library sizes off by a per-spot factor, move this embedding by about 0.5.
+sameSeedTolerance <- 1e-4
+
 .cache <- new.env()
 
 ## A 600-spot window of the shipped DLPFC slice (all Layer/WM labels present).
