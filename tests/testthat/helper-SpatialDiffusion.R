@@ -38,8 +38,9 @@ tinySpaLSTF <- list(epochs = 1L, hidden = 32L, depth = 1L, num_heads = 2L, lstm_
 ## Two runs with the same seed are compared exactly in their domains and to this mean relative
 ## difference (all.equal's `tolerance`) in their embeddings. In two CI runs out of many, the first
 ## R-hosted run of the test process gave an embedding up to 3e-5 off the later runs (mean relative
-## difference about 8e-6) with the same domains, for a reason not known (README, "R and BLAS").
-## Another seed, or library sizes off by a per-spot factor, move this embedding by about 0.5.
+## difference about 8e-6 in the rows the log showed) with the same domains, for a reason not known
+## (README, "R and BLAS"). Another seed, or library sizes off by a per-spot factor, give a mean
+## relative difference of about 0.5.
 sameSeedTolerance <- 1e-4
 
 .cache <- new.env()
