@@ -18,22 +18,31 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
+import torch
 
 import diffusionst_mclust_spread
 from spatialdiffusion.methods import diffusionst
+from spatialdiffusion.presets import DiffusionSTConfig
 
 SEED_STRIDE = 1000  # member seeds never meet the pipeline seeds 0-999 of another run
 
 
-def averaged_gcn(members: int):
-    """A stand-in for ``denoise_gcn`` that averages ``members`` GCNs trained with seeds ``seed + 1000 * k``."""
+def averaged_gcn(members: int) -> Callable[..., tuple[np.ndarray, list[float]]]:
+    """A stand-in for ``denoise_gcn`` that averages ``members`` GCNs trained with seeds ``seed + 1000 * k``.
+
+    It returns the mean reconstruction and the loss curve of member 0.
+    """
     single = diffusionst.denoise_gcn
 
-    def denoise(features, propagation, config, *, counts, seed, device, verbose):
+    def denoise(features: np.ndarray, propagation: sp.csr_matrix, config: DiffusionSTConfig, *,
+                counts: sp.csr_matrix | None, seed: int, device: torch.device,
+                verbose: bool) -> tuple[np.ndarray, list[float]]:
         runs = [single(features, propagation, config, counts=counts, seed=seed + SEED_STRIDE * k, device=device,
                        verbose=verbose) for k in range(members)]
         mean = np.mean([reconstruction for reconstruction, _ in runs], axis=0, dtype=np.float64)
