@@ -27,12 +27,10 @@ from pathlib import Path
 import anndata as ad
 import numpy as np
 import pandas as pd
-import torch
 
-from spatialdiffusion.methods.diffusionst import diffusionst_arrays
 from spatialdiffusion.methods.diffusionst_stages import embed
 
-from diffusionst_dlpfc import ABLATIONS, DATA, scores_over_mclust_draws
+from diffusionst_dlpfc import ABLATIONS, DATA, scores_over_mclust_draws, unclustered_fast_run
 
 
 def main() -> None:
@@ -55,9 +53,7 @@ def main() -> None:
         adata = ad.read_h5ad(DATA / slice_id if slice_id.endswith(".h5ad") else DATA / "dlpfc" / f"{slice_id}.h5ad")
         truth, coords = adata.obs[args.truth_key].astype(str), np.asarray(adata.obsm["spatial"], dtype=float)
         for seed in args.seeds:
-            torch.set_num_threads(args.threads)
-            enhanced = diffusionst_arrays(adata.X, coords, n_clusters=args.n_clusters, preset="fast", seed=seed,
-                                          cluster=False, verbose=False, **ABLATIONS[args.variant])["enhanced"]
+            enhanced = unclustered_fast_run(adata, seed, args.n_clusters, args.threads, **ABLATIONS[args.variant])["enhanced"]
             for n_pcs in args.n_pcs:
                 draws = scores_over_mclust_draws(embed(enhanced, n_pcs, seed), truth, coords, args.n_clusters,
                                                  range(args.mclust_seeds), args.refine)

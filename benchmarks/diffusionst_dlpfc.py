@@ -90,6 +90,17 @@ def graph_smoothing_baseline(adata: ad.AnnData, n_clusters: int, seed: int) -> t
     return refined, {"total": time.perf_counter() - start}
 
 
+def unclustered_fast_run(adata: ad.AnnData, seed: int, n_clusters: int, threads: int, **settings: object) -> dict:
+    """``fast`` DiffusionST on one slice up to its embedding (``cluster=False``), on ``threads`` torch threads.
+
+    ``settings`` go to :func:`~spatialdiffusion.methods.diffusionst.diffusionst_arrays` (preset overrides and
+    ``library_size``); the result is its dict (``embedding``, ``enhanced``, ...).
+    """
+    torch.set_num_threads(threads)  # re-applied per run: R's OpenMP (mclust via rpy2) can reset it
+    return diffusionst_arrays(adata.X, np.asarray(adata.obsm["spatial"], dtype=float), n_clusters=n_clusters,
+                              preset="fast", seed=seed, cluster=False, verbose=False, **settings)
+
+
 def scores_over_mclust_draws(embedding: np.ndarray, truth: pd.Series, coords: np.ndarray, n_clusters: int,
                              mclust_seeds: Iterable[int], refine: Iterable[int] = (50,),
                              mclust_start: str = "subset") -> list[dict]:

@@ -23,12 +23,10 @@ from pathlib import Path
 import anndata as ad
 import numpy as np
 import pandas as pd
-import torch
 
 from spatialdiffusion.cli import parse_setting
-from spatialdiffusion.methods.diffusionst import diffusionst_arrays
 
-from diffusionst_dlpfc import ABLATIONS, DATA, scores_over_mclust_draws
+from diffusionst_dlpfc import ABLATIONS, DATA, scores_over_mclust_draws, unclustered_fast_run
 
 
 def best_of_groups(fits: pd.DataFrame, group: int) -> pd.DataFrame:
@@ -60,9 +58,7 @@ def main() -> None:
         adata = ad.read_h5ad(DATA / "dlpfc" / f"{slice_id}.h5ad")
         truth, coords = adata.obs["layer_guess_reordered"], np.asarray(adata.obsm["spatial"], dtype=float)
         for seed in args.seeds:
-            torch.set_num_threads(args.threads)
-            embedding = diffusionst_arrays(adata.X, coords, n_clusters=args.n_clusters, preset="fast", seed=seed,
-                                           cluster=False, verbose=False, **settings)["embedding"]
+            embedding = unclustered_fast_run(adata, seed, args.n_clusters, args.threads, **settings)["embedding"]
             draws = scores_over_mclust_draws(embedding, truth, coords, args.n_clusters, range(args.mclust_seeds))
             rows += [{"slice": slice_id, "variant": args.variant, "settings": " ".join(args.set), "seed": seed,
                       "mclust_seed": draw["mclust_seed"], "loglik": draw["loglik"], "ari": draw["ari"]} for draw in draws]

@@ -28,9 +28,9 @@ import pandas as pd
 import torch
 
 from spatialdiffusion.cli import parse_setting
-from spatialdiffusion.methods.diffusionst import diffusionst_arrays
 
-from diffusionst_dlpfc import ABLATIONS, DATA, graph_smoothing_embedding, scores_over_mclust_draws, whole_transcriptome_library
+from diffusionst_dlpfc import (ABLATIONS, DATA, graph_smoothing_embedding, scores_over_mclust_draws, unclustered_fast_run,
+                               whole_transcriptome_library)
 
 
 def main() -> None:
@@ -62,12 +62,12 @@ def main() -> None:
         truth, coords = adata.obs["layer_guess_reordered"], np.asarray(adata.obsm["spatial"], dtype=float)
         library = whole_transcriptome_library(slice_id, adata.obs_names) if args.whole_library else None
         for seed in args.seeds:
-            torch.set_num_threads(args.threads)
             if args.variant == "baseline":
+                torch.set_num_threads(args.threads)
                 embedding = graph_smoothing_embedding(adata, seed)
             else:
-                embedding = diffusionst_arrays(adata.X, coords, n_clusters=args.n_clusters, preset="fast", seed=seed,
-                                               cluster=False, verbose=False, library_size=library, **settings)["embedding"]
+                embedding = unclustered_fast_run(adata, seed, args.n_clusters, args.threads, library_size=library,
+                                                 **settings)["embedding"]
             for start in args.mclust_start:
                 draws = scores_over_mclust_draws(embedding, truth, coords, args.n_clusters,
                                                  range(args.mclust_seeds) if start == "subset" else [0], mclust_start=start)
