@@ -11,7 +11,8 @@
 #' @param folds Number of cross-validation folds (at least 2).
 #' @param ... Further engine settings passed to
 #'   `spatialdiffusion.methods.spalstf.evaluate_spalstf_arrays()` (e.g. `epochs`; see the engine's
-#'   `SpaLSTFConfig`). Settings that the arguments above control (such as `n_folds`) are refused.
+#'   `SpaLSTFConfig`). Engine arguments that the arguments above set (such as `n_folds`) are
+#'   refused, and so is `NA`.
 #' @return A [S4Vectors::DataFrame] with one row per gene (`gene`, `fold` numbered from 1, `spcc`,
 #'   `ssim`, `rmse`, `js`; plus `sample` for several samples). Its `metadata()` holds `summary`
 #'   (a named numeric vector: the medians `spcc`, `ssim`, `rmse`, `js` over genes and the
@@ -49,9 +50,10 @@ setMethod("evaluateSpaLSTF", c("ANY", "ANY"), function(x, reference, folds = 5, 
             "and `reference`; use at most ", length(shared), " folds.", call. = FALSE)
     }
     settings <- .checkRunSettings(preset, device, seed, verbose)
+    engineArgs <- .engineOverrides(list(...), .EVALUATE_SPALSTF_ARGS)
     start <- proc.time()[["elapsed"]]
     runs <- .spalstfPerSample(st, ref, "evaluate_spalstf_arrays", settings, BPPARAM,
-        extra = c(list(n_folds = folds), .engineOverrides(list(...), .SPALSTF_ARGS)),
+        extra = c(list(n_folds = folds), engineArgs),
         describe = function(n) paste0(folds, "-fold cross-validation over ", length(shared),
             " shared genes, ", n, " cells"),
         convert = function(res) list(perGene = .perGeneTable(res[["per_gene"]]),

@@ -307,14 +307,67 @@
     value
 }
 
-## `name` for the results of `method` in a Seurat object: an assay of that name may only be
-## replaced when it holds an earlier result of the method (its Misc entry says so).
-.checkSeuratResultName <- function(x, name, method) {
+## Where a run of `method` stores its results in a Seurat object, checked before any work: the
+## assay `name` and, `withReduction`, the DimReduc `tolower(name)` and the meta.data column
+## "<name>_domain". The keys are `name` without "." and "_", then "_" (lower-cased for the assay). `name` must be a name Seurat keeps as
+## it is; results may replace only those of an earlier run of the method (`Misc(x, name)` says so),
+## never the user's data, and their keys must be free.
+.seuratResultSlots <- function(x, name, method, withReduction) {
     name <- .checkString(name, "name")
-    earlier <- SeuratObject::Misc(x, name)
-    if (name %in% SeuratObject::Assays(x) && !identical(earlier$method, method)) {
-        stop("`name` = \"", name, "\" is an assay of `x` that does not hold ", method, " results; ",
-            "pass another `name` (the results are stored as an assay of that name).", call. = FALSE)
+    if (!grepl("^[A-Za-z][A-Za-z0-9._]*$", name) || !identical(make.names(name), name)) {
+        stop("`name` = \"", name, "\" would be renamed by Seurat; use a letter followed by ",
+            "letters, digits, \".\" or \"_\" (and not an R reserved word).", call. = FALSE)
+    }
+    stem <- gsub("[^A-Za-z0-9]", "", name)
+    slots <- list(assay = name, assayKey = paste0(tolower(stem), "_"))
+    if (withReduction) {
+        if (tolower(name) == name) {
+            stop("`name` = \"", name, "\" would give the assay (`name`) and the reduction ",
+                "(`tolower(name)`) of the results the same name; use a name with an upper-case ",
+                "letter, such as \"", toupper(name), "\".", call. = FALSE)
+        }
+        slots <- c(slots, list(reduction = tolower(name), reductionKey = paste0(stem, "_"),
+            column = paste0(name, "_domain")))
+    }
+    if (identical(SeuratObject::Misc(x, name)$method, method)) return(slots)
+    objects <- c(slots$assay, slots$reduction)
+    taken <- intersect(objects, names(x))
+    taken <- c(vapply(taken, function(n) paste0("the ", class(x[[n]])[1], " \"", n, "\""), ""),
+        if (!is.null(slots$column) && slots$column %in% colnames(x[[]]))
+            paste0("the meta.data column \"", slots$column, "\""))
+    if (length(taken)) {
+        stop("`name` = \"", name, "\" would overwrite ", paste(taken, collapse = " and "),
+            " of `x`, which no earlier ", method, " run wrote; pass another `name`.", call. = FALSE)
+    }
+    keys <- SeuratObject::Key(x)
+    usedKey <- intersect(c(slots$assayKey, slots$reductionKey), keys)
+    if (length(usedKey)) {
+        stop("`name` = \"", name, "\" would give the results the key \"", usedKey[1], "\", which ",
+            "\"", names(keys)[match(usedKey[1], keys)], "\" of `x` uses; pass another `name`.",
+            call. = FALSE)
+    }
+    slots
+}
+
+## Where a run of `method` stores its results in a SingleCellExperiment, checked before any work:
+## `metadata(x)[[name]]`, `altExp(x, name)` and, `withDomains`, `reducedDim(x, name)` and the
+## colData column "<name>_domain". Results may replace only those of an earlier run of the
+## method (`metadata(x)[[name]]$method` says so), never the user's data.
+.checkSCEResultName <- function(x, name, method, withDomains) {
+    name <- .checkString(name, "name")
+    earlier <- S4Vectors::metadata(x)[[name]]
+    if (is.list(earlier) && identical(earlier$method, method)) return(name)
+    column <- paste0(name, "_domain")
+    taken <- c(
+        if (name %in% names(S4Vectors::metadata(x))) paste0("metadata(x)$", name),
+        if (name %in% SingleCellExperiment::altExpNames(x)) paste0("altExp(x, \"", name, "\")"),
+        if (withDomains && name %in% SingleCellExperiment::reducedDimNames(x))
+            paste0("reducedDim(x, \"", name, "\")"),
+        if (withDomains && column %in% colnames(SummarizedExperiment::colData(x)))
+            paste0("the colData column \"", column, "\""))
+    if (length(taken)) {
+        stop("`name` = \"", name, "\" would overwrite ", paste(taken, collapse = " and "),
+            ", which no earlier ", method, " run wrote; pass another `name`.", call. = FALSE)
     }
     name
 }
@@ -442,10 +495,19 @@
         mclust = as.character(utils::packageVersion("mclust")))
 }
 
+## A BiocParallel backend that does not fork: the engine runs torch (GNU OpenMP threads) in this
+## R process, and a process forked from it can hang or crash in its first parallel region.
 .checkBPPARAM <- function(BPPARAM) {
     if (!methods::is(BPPARAM, "BiocParallelParam")) {
         stop("`BPPARAM` must be a BiocParallel backend such as BiocParallel::SerialParam().",
             call. = FALSE)
+    }
+    forks <- methods::is(BPPARAM, "MulticoreParam") ||
+        (methods::is(BPPARAM, "SnowParam") && identical(BPPARAM$.clusterargs$type, "FORK"))
+    if (forks) {
+        stop("`BPPARAM` is a ", class(BPPARAM)[1], ", which forks this R process; the Python ",
+            "engine's threads do not survive a fork. Use BiocParallel::SnowParam(workers) (new ",
+            "R processes) or BiocParallel::SerialParam().", call. = FALSE)
     }
 }
 

@@ -25,15 +25,19 @@
 #' @export
 installSpatialDiffusion <- function(envname = "r-spatialdiffusion", engine = NULL,
     torch = "torch==2.13.0", python = NULL, extraIndexUrl = NULL, dryRun = FALSE) {
-    stopifnot(is.character(envname), length(envname) == 1L, nzchar(envname))
-    if (is.null(engine)) engine <- .defaultEngineSource()
+    envname <- .checkString(envname, "envname")
+    engine <- if (is.null(engine)) .defaultEngineSource() else .checkString(engine, "engine")
+    torch <- .checkString(torch, "torch")
+    if (!is.null(python)) python <- .checkString(python, "python")
+    if (!is.null(extraIndexUrl)) extraIndexUrl <- .checkString(extraIndexUrl, "extraIndexUrl")
+    dryRun <- .checkFlag(dryRun, "dryRun")
     pipOptions <- if (!is.null(extraIndexUrl)) paste("--extra-index-url", extraIndexUrl) else character()
     steps <- list(
         envname = envname,
         python = python,
         packages = list(torch = torch, engine = c(engine, "numpy<2"))
     )
-    if (isTRUE(dryRun)) return(steps)
+    if (dryRun) return(steps)
     if (reticulate::py_available(initialize = FALSE)) {
         message("Python is already running in this R session; the new virtualenv is used after ",
             "you restart R.")

@@ -38,9 +38,15 @@
 #' For a Seurat object: the `meta.data` column `DiffusionST_domain`, the DimReduc
 #' `tolower(name)` (`"diffusionst"`, key `DiffusionST_`), the assay `name` holding the enhanced
 #' expression (with several samples, 0 where a gene was not selected in a sample: a Seurat assay
-#' cannot hold `NA`), and `Misc(x, name)`. An assay called `name` that is not the result of an
-#' earlier run is never overwritten (the run stops before any work). Nothing else in the object
-#' changes, and nothing is written when the run fails.
+#' cannot hold `NA`), and `Misc(x, name)`. `name` must be one that Seurat keeps as it is (a letter,
+#' then letters, digits, `.` or `_`) and hold an upper-case letter (the assay and the reduction
+#' cannot share a name); the keys are `name` without `.` and `_`, followed by `_`, in lower case for
+#' the assay, and must not be used by another part of the object.
+#'
+#' Results replace only those of an earlier DiffusionST run of the same `name` (its metadata
+#' says so): a column, reduced dimension, alternative experiment, assay, reduction, metadata entry
+#' or key of that name holding anything else stops the run before any work. Nothing else in the
+#' object changes, and nothing is written when the run fails.
 #'
 #' For a matrix, a list with `domains`, `embedding`, `enhanced` (genes x spots) and `metadata`.
 #'
@@ -79,12 +85,14 @@
 #' @param refine Refine the mclust labels by a spatial majority vote (`TRUE`, as DiffusionST).
 #' @param refineNeighbors Neighbourhood size of the refinement (50 in DiffusionST).
 #' @param name Name under which results are stored (see Results).
-#' @param BPPARAM A BiocParallel backend for running several samples; default serial.
+#' @param BPPARAM A BiocParallel backend for running several samples; default serial. Backends
+#'   that fork R (`MulticoreParam`, `SnowParam(type = "FORK")`) are refused: the engine's threads
+#'   do not survive a fork. `SnowParam(workers)` runs samples in new R processes.
 #' @param verbose Show progress messages (and the engine's progress bars).
 #' @param ... Further engine settings passed to
 #'   `spatialdiffusion.methods.diffusionst.diffusionst_arrays()`, e.g. `gcn_epochs` or
-#'   `train_epochs` for quick runs (see the engine's `DiffusionSTConfig`). Settings that the
-#'   arguments above control (such as `refine_neighbors`) are refused.
+#'   `train_epochs` for quick runs (see the engine's `DiffusionSTConfig`). Engine arguments that
+#'   the arguments above set (such as `refine_neighbors`) are refused, and so is `NA`.
 #' @return `x` with the results added (see Results), or a list for the matrix method.
 #' @seealso [domainMetrics()], [plotDomains()], [loadExampleDLPFC()]
 #' @examples
@@ -111,7 +119,7 @@ setMethod("runDiffusionST", "SingleCellExperiment", function(x, nClusters = 7, a
     coords = NULL, sampleId = "sample_id", preset = "auto", device = "auto", seed = 0L,
     librarySize = NULL, refine = TRUE, refineNeighbors = 50L, name = "DiffusionST",
     BPPARAM = BiocParallel::SerialParam(), verbose = TRUE, ...) {
-    name <- .checkString(name, "name")
+    name <- .checkSCEResultName(x, name, "DiffusionST", withDomains = TRUE)
     counts <- .countsSCE(x, assay)
     .geneNames(counts)
     crd <- .coordsSCE(x, coords, verbose)
@@ -180,7 +188,7 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
 .runDiffusionSTSeurat <- function(x, nClusters, assay, coords, sampleId, preset, device, seed,
     librarySize, refine, refineNeighbors, name, BPPARAM, verbose, ...) {
     .needSeurat()
-    name <- .checkSeuratResultName(x, name, "DiffusionST")
+    slots <- .seuratResultSlots(x, name, "DiffusionST", withReduction = TRUE)
     if (is.null(assay)) assay <- SeuratObject::DefaultAssay(x)
     counts <- .countsSeurat(x, assay)
     .geneNames(counts)
@@ -193,13 +201,13 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
     enhanced <- res$enhanced
     enhanced[is.na(enhanced)] <- 0
     newAssay <- suppressWarnings(SeuratObject::CreateAssayObject(data = enhanced))
-    key <- paste0(gsub("[^A-Za-z0-9]", "", name), "_")
-    colnames(res$embedding) <- paste0(key, seq_len(ncol(res$embedding)))
-    reduction <- SeuratObject::CreateDimReducObject(embeddings = res$embedding, key = key,
-        assay = assay)
-    x[[paste0(name, "_domain")]] <- res$domains
-    x[[name]] <- newAssay
-    x[[tolower(name)]] <- reduction
+    SeuratObject::Key(newAssay) <- slots$assayKey
+    colnames(res$embedding) <- paste0(slots$reductionKey, seq_len(ncol(res$embedding)))
+    reduction <- SeuratObject::CreateDimReducObject(embeddings = res$embedding,
+        key = slots$reductionKey, assay = assay)
+    x[[slots$column]] <- res$domains
+    x[[slots$assay]] <- newAssay
+    x[[slots$reduction]] <- reduction
     SeuratObject::Misc(x, name) <- res$metadata
     x
 }
@@ -230,13 +238,14 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
     }, BPPARAM = BPPARAM)
     names(runs) <- names(groups)
 
-    cells <- colnames(counts)
+    cells <- colnames(counts)  # NULL for an object without column names
+    nSpots <- ncol(counts)
     genes <- rownames(counts)
-    embedding <- matrix(NA_real_, length(cells), ncol(runs[[1]]$embedding),
+    embedding <- matrix(NA_real_, nSpots, ncol(runs[[1]]$embedding),
         dimnames = list(cells, paste0("DiffusionST_", seq_len(ncol(runs[[1]]$embedding)))))
     selected <- genes[sort(unique(unlist(lapply(runs, function(r) r$geneIndex))))]
-    enhanced <- matrix(NA_real_, length(selected), length(cells), dimnames = list(selected, cells))
-    domains <- integer(length(cells))
+    enhanced <- matrix(NA_real_, length(selected), nSpots, dimnames = list(selected, cells))
+    domains <- integer(nSpots)
     for (s in names(groups)) {
         idx <- groups[[s]]
         r <- runs[[s]]
@@ -249,7 +258,7 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
     meta <- runs[[1]]$metadata
     meta$coordinates <- crd$source
     meta$librarySize <- if (is.null(libSize)) "totals over the genes given" else attr(libSize, "source")
-    meta$nSpots <- length(cells)
+    meta$nSpots <- nSpots
     meta$nGenesInput <- length(genes)
     meta$nGenesSelected <- length(selected)
     if (length(groups) > 1L) {
@@ -352,8 +361,13 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
             "sets itself; use its argument ", paste0("`", reserved[taken], "`", collapse = ", "),
             " instead.", call. = FALSE)
     }
+    missingValue <- vapply(args, function(v) is.atomic(v) && anyNA(v), TRUE)
+    if (any(missingValue)) {
+        stop("`...` gives NA for ", paste0("`", names(args)[missingValue], "`", collapse = ", "),
+            "; give a value, or leave the setting out to use the preset's.", call. = FALSE)
+    }
     lapply(args, function(v) {
-        if (is.numeric(v) && !is.integer(v) && length(v) == 1L && !is.na(v) && v == round(v) &&
+        if (is.numeric(v) && !is.integer(v) && length(v) == 1L && v == round(v) &&
             abs(v) < .Machine$integer.max) as.integer(v) else v
     })
 }

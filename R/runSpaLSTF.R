@@ -20,11 +20,15 @@
 #' @param checkpoint Optional path of a trained engine checkpoint: reused if the file exists (no
 #'   training; the model keeps the settings it was trained with, and only sampling settings given in
 #'   `...`, such as `n_samples` or `sample_jitter`, apply), written after training otherwise.
-#' @param name Name under which the results are stored.
+#' @param name Name under which the results are stored. Results replace only those of an earlier
+#'   SpaLSTF run of that name (its metadata says so), never other data: a name taken by anything
+#'   else stops the run before any work. For Seurat, `name` must be kept as it is by Seurat (a
+#'   letter, then letters, digits, `.` or `_`), and the assay key (`name` in lower case without
+#'   `.` and `_`, followed by `_`) must not be used by another part of the object.
 #' @param ... Further engine settings passed to
 #'   `spatialdiffusion.methods.spalstf.spalstf_arrays()` (e.g. `epochs`; see the engine's
-#'   `SpaLSTFConfig`). Settings that the arguments above control (such as `genes` or
-#'   `checkpoint`) are refused.
+#'   `SpaLSTFConfig`). Engine arguments that the arguments above set (such as `st_coords`) are
+#'   refused, and so is `NA`.
 #' @return `x` with `altExp(x, name)`, a SingleCellExperiment whose assay `"imputed"` holds the
 #'   imputed genes x cells on the log-normalised scale `log1p(1e4 * count / library size of the
 #'   observed genes)`, and `metadata(x)[[name]]` (parameters, seed, timings, versions); for
@@ -54,7 +58,7 @@ setMethod("runSpaLSTF", c("SingleCellExperiment", "ANY"), function(x, reference,
     assay = NULL, referenceAssay = NULL, coords = NULL, sampleId = "sample_id", preset = "auto",
     device = "auto", seed = 0L, checkpoint = NULL, name = "SpaLSTF",
     BPPARAM = BiocParallel::SerialParam(), verbose = TRUE, ...) {
-    name <- .checkString(name, "name")
+    name <- .checkSCEResultName(x, name, "SpaLSTF", withDomains = FALSE)
     res <- .imputeSpaLSTF(x, reference, genes, assay, referenceAssay, coords, sampleId, preset,
         device, seed, checkpoint, BPPARAM, verbose, list(...))
     ## Build every piece first, then assign: a failure leaves `x` untouched.
@@ -92,10 +96,12 @@ setMethod("runSpaLSTF", c("ANY", "ANY"), function(x, reference, genes = NULL, as
             "convert `x` first with as(x, \"SingleCellExperiment\").", call. = FALSE)
     }
     if (!.isSeurat(x)) .refuseSpatialInput(x)
-    name <- .checkSeuratResultName(x, name, "SpaLSTF")
+    slots <- .seuratResultSlots(x, name, "SpaLSTF", withReduction = FALSE)
     res <- .imputeSpaLSTF(x, reference, genes, assay, referenceAssay, coords, sampleId, preset,
         device, seed, checkpoint, BPPARAM, verbose, list(...))
-    x[[name]] <- suppressWarnings(SeuratObject::CreateAssayObject(data = res$imputed))
+    newAssay <- suppressWarnings(SeuratObject::CreateAssayObject(data = res$imputed))
+    SeuratObject::Key(newAssay) <- slots$assayKey
+    x[[slots$assay]] <- newAssay
     SeuratObject::Misc(x, name) <- res$metadata
     x
 })
@@ -202,10 +208,13 @@ setMethod("runSpaLSTF", c("ANY", "ANY"), function(x, reference, genes = NULL, as
     genes
 }
 
-## Engine arguments that runSpaLSTF() / evaluateSpaLSTF() set themselves, with the R argument.
-.SPALSTF_ARGS <- c(st_counts = "x", st_genes = "x", ref_counts = "reference",
-    ref_genes = "reference", st_coords = "coords", genes = "genes", checkpoint = "checkpoint",
-    n_folds = "folds", preset = "preset", device = "device", seed = "seed", verbose = "verbose")
+## Engine arguments that runSpaLSTF() and evaluateSpaLSTF() set themselves, with the R argument
+## that sets each (these are refused in `...`).
+.SPALSTF_DATA_ARGS <- c(st_counts = "x", st_genes = "x", ref_counts = "reference",
+    ref_genes = "reference", st_coords = "coords", preset = "preset", device = "device",
+    seed = "seed", verbose = "verbose")
+.SPALSTF_ARGS <- c(.SPALSTF_DATA_ARGS, genes = "genes", checkpoint = "checkpoint")
+.EVALUATE_SPALSTF_ARGS <- c(.SPALSTF_DATA_ARGS, n_folds = "folds")
 
 ## Engine arguments describing the cells `idx` of the spatial data and the whole reference.
 .spalstfDataArgs <- function(st, idx, ref, refMatrix) {
@@ -243,12 +252,13 @@ setMethod("runSpaLSTF", c("ANY", "ANY"), function(x, reference, genes = NULL, as
     engineArgs) {
     settings <- .checkRunSettings(preset, device, seed, verbose)
     if (!is.null(checkpoint)) checkpoint <- .checkString(checkpoint, "checkpoint")
+    engineArgs <- .engineOverrides(engineArgs, .SPALSTF_ARGS)
     start <- proc.time()[["elapsed"]]
     what <- if (is.null(genes)) "the reference's variable genes missing from `x`" else
         paste(length(genes), "genes")
     runs <- .spalstfPerSample(st, ref, "spalstf_arrays", settings, BPPARAM,
         extra = c(list(genes = if (!is.null(genes)) as.list(genes), checkpoint = checkpoint),
-            .engineOverrides(engineArgs, .SPALSTF_ARGS)),
+            engineArgs),
         describe = function(n) paste0("imputing ", what, " for ", n, " cells from a reference of ",
             ncol(ref$counts), " cells"),
         convert = function(res) list(imputed = .asMatrix(res[["imputed"]]),

@@ -68,14 +68,17 @@ def restores_global_rng(function: Callable[..., T]) -> Callable[..., T]:
 
 
 def check_seed(seed: object) -> int:
-    """Return ``seed`` as an int, or raise a clear error when it is not a non-negative integer."""
+    """Return ``seed`` as an int, or raise a clear error when it is not an integer in ``[0, 2**31)``.
+
+    The bound is R's integer range: mclust's draws are seeded with ``set.seed(seed)``.
+    """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) and not (
         isinstance(seed, float) and float(seed).is_integer()
     ):
         raise TypeError(f"`seed` must be a non-negative integer, got {seed!r}.")
     seed = int(seed)
-    if not 0 <= seed < 2**63:
-        raise ValueError(f"`seed` must be a non-negative integer below 2**63, got {seed}.")
+    if not 0 <= seed < 2**31:
+        raise ValueError(f"`seed` must be a non-negative integer below 2**31 (R's integer range), got {seed}.")
     return seed
 
 
@@ -85,7 +88,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     Parameters
     ----------
     device
-        ``"auto"``, or anything :class:`torch.device` accepts (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``).
+        ``"auto"``, ``"cpu"``, ``"cuda"`` (or ``"cuda:N"``) or ``"mps"``.
 
     Returns
     -------
@@ -95,7 +98,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     Raises
     ------
     ValueError
-        If the device string is not understood or the requested accelerator is not available.
+        If the device string is not one of those or the requested accelerator is not available.
     """
     if isinstance(device, torch.device):
         return device
@@ -112,6 +115,8 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         dev = torch.device(name)
     except RuntimeError as err:
         raise ValueError(f"`device`={device!r} is not a valid torch device; use 'auto', 'cpu', 'cuda' or 'mps'.") from err
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"`device`={device!r} is not supported; use 'auto', 'cpu', 'cuda' (or 'cuda:N') or 'mps'.")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("`device`='cuda' was requested but CUDA is not available; use device='auto' or 'cpu'.")
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
@@ -215,6 +220,16 @@ def check_positive_int(value: object, name: str, *, minimum: int = 1, maximum: i
         upper = f" and at most {maximum}" if maximum is not None else ""
         raise ValueError(f"`{name}` must be at least {minimum}{upper}, got {value}.")
     return value
+
+
+def check_flag(value: object, name: str) -> bool:
+    """Validate a switch (``verbose``, ``copy``, ...): ``True`` or ``False``, NumPy booleans included.
+
+    A string such as ``"no"`` would otherwise count as true.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be True or False, got {value!r}.")
+    return bool(value)
 
 
 def check_key(value: object, name: str) -> str:

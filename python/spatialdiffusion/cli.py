@@ -19,6 +19,7 @@ __all__ = ["build_parser", "main"]
 
 INPUT_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError)
 PRESETS = ("auto", "fast", "paper")
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 DEMO_EXAMPLE = "dlpfc_151673"
 DEMO_TRUTH = "layer_guess_reordered"
 DEMO_CLUSTERS = 7
@@ -112,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     dst.add_argument("--n-clusters", type=_positive_int, required=True, metavar="K", help="number of spatial domains (e.g. 7 for most DLPFC slices)")
     dst.add_argument("--out", type=Path, required=True, metavar="OUT.h5ad", help="where to write the result")
     dst.add_argument("--truth-key", metavar="COL", help="obs column with reference labels; prints ARI/NMI against it ('NA' excluded)")
-    dst.add_argument("--plot", type=Path, metavar="PNG", help="also draw the domains (next to --truth-key if given)")
+    dst.add_argument("--plot", type=Path, metavar="PNG", help="also draw the domains (next to --truth-key if given), as .png, .pdf or .svg")
     dst.add_argument("--library-size-key", metavar="COL", help="obs column with each spot's whole-transcriptome UMI total, for an INPUT that holds only some genes (default: the totals over the genes present)")
     dst.set_defaults(handler=_cmd_diffusionst)
 
@@ -153,21 +154,30 @@ def _read_input(path: Path, role: str, *, allow_visium: bool = True) -> Any:
     if path.suffix.lower() == ".h5ad" and path.is_file():
         try:
             return ad.read_h5ad(path)
-        except OSError as err:
-            raise InputError(f"{role} {str(path)!r} could not be read as .h5ad ({err}).") from err
+        except Exception as err:  # h5py, anndata and their I/O raise many kinds; all mean "not a readable AnnData"
+            raise InputError(f"{role} {str(path)!r} could not be read as an AnnData .h5ad file ({type(err).__name__}: {err}).") from err
     if not path.exists():
         raise FileNotFoundError(f"{role} {str(path)!r} does not exist.")
     expected = "an .h5ad file or a Space Ranger folder" if allow_visium else "an .h5ad file"
     raise InputError(f"{role} {str(path)!r} is not {expected}.")
 
 
-def _check_output(path: Path, suffix: str, option: str) -> None:
+def _make_folder(folder: Path, option: str) -> None:
+    """Create ``folder`` (and its parents) for an output, or report why it cannot be."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"{option}: cannot create the folder {str(folder)!r} ({err.strerror or err}).") from err
+
+
+def _check_output(path: Path, suffixes: Sequence[str], option: str) -> None:
     """Fail before a long run when the output cannot be written."""
-    if path.suffix.lower() != suffix:
-        raise InputError(f"{option} {str(path)!r} must end in {suffix}.")
+    if path.suffix.lower() not in suffixes:
+        endings = suffixes[0] if len(suffixes) == 1 else f"{', '.join(suffixes[:-1])} or {suffixes[-1]}"
+        raise InputError(f"{option} {str(path)!r} must end in {endings}.")
     if path.exists() and path.is_dir():
-        raise InputError(f"{option} {str(path)!r} is a folder; give a file name ending in {suffix}.")
-    path.resolve().parent.mkdir(parents=True, exist_ok=True)
+        raise InputError(f"{option} {str(path)!r} is a folder; give a file name ending in {suffixes[0]}.")
+    _make_folder(path.resolve().parent, option)
 
 
 def _run_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -199,9 +209,9 @@ def _print_scores(scores: dict[str, float], truth_key: str) -> None:
 
 
 def _cmd_diffusionst(args: argparse.Namespace) -> None:
-    _check_output(args.out, ".h5ad", "--out")
+    _check_output(args.out, (".h5ad",), "--out")
     if args.plot is not None:
-        args.plot.resolve().parent.mkdir(parents=True, exist_ok=True)
+        _check_output(args.plot, PLOT_SUFFIXES, "--plot")
     adata = _read_input(args.input, "INPUT")
     for option, key in (("--truth-key", args.truth_key), ("--library-size-key", args.library_size_key)):
         if key is not None and key not in adata.obs:
@@ -210,20 +220,20 @@ def _cmd_diffusionst(args: argparse.Namespace) -> None:
     print(f"DiffusionST: {adata.n_obs} spots, K = {args.n_clusters}, {seconds:.1f} s")
     if args.truth_key is not None:
         _print_scores(_score(adata, args.truth_key, "diffusionst_domain"), args.truth_key)
+    adata.write_h5ad(args.out)
+    print(f"wrote {args.out}")
     if args.plot is not None:
         from .plotting import pl_domains
 
         pl_domains(adata, "diffusionst_domain", truth_key=args.truth_key, path=args.plot)
         print(f"plot: {args.plot}")
-    adata.write_h5ad(args.out)
-    print(f"wrote {args.out}")
 
 
 def _cmd_demo(args: argparse.Namespace) -> None:
     from .io import load_example
     from .plotting import pl_domains
 
-    args.out_dir.mkdir(parents=True, exist_ok=True)
+    _make_folder(args.out_dir, "--out-dir")
     adata = load_example(DEMO_EXAMPLE)
     print(f"{DEMO_EXAMPLE}: {adata.n_obs} spots x {adata.n_vars} genes; running DiffusionST (K = {DEMO_CLUSTERS}, preset {args.preset})")
     seconds = _run_diffusionst(adata, DEMO_CLUSTERS, args, DEMO_LIBRARY_SIZE)
@@ -241,7 +251,7 @@ def _cmd_demo(args: argparse.Namespace) -> None:
 def _cmd_spalstf(args: argparse.Namespace) -> None:
     from .methods.spalstf import spalstf
 
-    _check_output(args.out, ".h5ad", "--out")
+    _check_output(args.out, (".h5ad",), "--out")
     adata_st = _read_input(args.st, "ST")
     adata_ref = _read_input(args.ref, "REF", allow_visium=False)
     checkpoint = str(args.checkpoint) if args.checkpoint is not None else None
@@ -256,7 +266,7 @@ def _cmd_spalstf(args: argparse.Namespace) -> None:
 def _cmd_evaluate(args: argparse.Namespace) -> None:
     from .methods.spalstf import evaluate_spalstf
 
-    _check_output(args.out, ".csv", "--out")
+    _check_output(args.out, (".csv",), "--out")
     adata_st = _read_input(args.st, "ST")
     adata_ref = _read_input(args.ref, "REF", allow_visium=False)
     per_gene, summary = evaluate_spalstf(adata_st, adata_ref, args.n_folds, **_run_kwargs(args))

@@ -377,6 +377,43 @@ def counts_of(adata: object, layer: str | None = None, name: str = "adata") -> t
     return adata.layers[layer], f"{name}.layers[{layer!r}]"
 
 
+def check_key_added(adata: ad.AnnData, key_added: str, method: str, slots: dict[str, list[str]]) -> None:
+    """Refuse a ``key_added`` whose results would overwrite data that an earlier run of ``method`` did not write.
+
+    Running a method again under the same key replaces its own results (as in scanpy). Anything else
+    already stored there, such as the coordinates in ``obsm['spatial']`` or Space Ranger's images and
+    scale factors in ``uns['spatial']``, is the user's data and is never overwritten.
+
+    Parameters
+    ----------
+    adata
+        The AnnData the results go to.
+    key_added
+        The key, already checked to be a non-empty string (:func:`~spatialdiffusion._utils.check_key`).
+    method
+        The method's name as recorded in ``uns[key_added]['params']['method']`` by its runs.
+    slots
+        The keys the run writes, per AnnData attribute: ``{"obs": [...], "obsm": [...], "var": [...]}``;
+        ``uns[key_added]`` is always checked.
+
+    Raises
+    ------
+    ValueError
+        If one of the keys to be written is taken by something other than an earlier ``method`` run.
+    """
+    record = adata.uns.get(key_added)
+    params = record.get("params") if isinstance(record, dict) else None
+    if isinstance(params, dict) and params.get("method") == method:
+        return
+    wanted = [("uns", key_added)] + [(attribute, key) for attribute, keys in slots.items() for key in keys]
+    taken = [f"{attribute}[{key!r}]" for attribute, key in wanted if key in getattr(adata, attribute)]
+    if taken:
+        raise ValueError(
+            f"`key_added`={key_added!r} would overwrite {', '.join(taken)}, which no earlier {method} run wrote; "
+            "choose another `key_added`."
+        )
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Coordinates of an AnnData
 # ---------------------------------------------------------------------------------------------------------

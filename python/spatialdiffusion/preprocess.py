@@ -160,14 +160,21 @@ def select_hvg(counts: sp.csr_matrix, n_top_genes: int) -> np.ndarray:
     -------
     numpy.ndarray
         Integer column indices into ``counts``, ascending; ``numpy.arange(n_genes)`` when
-        ``n_genes <= n_top_genes``.
+        ``n_genes <= n_top_genes`` (after checking that at least :data:`MIN_GENES` genes vary).
 
     Raises
     ------
     ValueError
-        When the selection's loess fit is singular, which happens with very few spots.
+        When fewer than :data:`MIN_GENES` genes vary across the spots, or when the selection's loess fit
+        is singular, which happens with very few spots.
     """
     n_genes = counts.shape[1]
+    n_varying = int((counts.max(axis=0) != counts.min(axis=0)).sum())
+    if n_varying < MIN_GENES:  # nothing to learn from; seurat_v3's loess would end the process (scikit-misc)
+        raise ValueError(
+            f"Only {n_varying} of the {n_genes} genes vary across the {counts.shape[0]} spots, too few to rank by "
+            f"variability (at least {MIN_GENES} must). Check that the counts are not all zero or constant, nor one spot repeated."
+        )
     if n_genes <= n_top_genes:
         return np.arange(n_genes)
     adata = ad.AnnData(X=counts)

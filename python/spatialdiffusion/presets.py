@@ -14,6 +14,12 @@ import torch
 
 from ._settings import check_at_least, check_choice, coerce_field_types, resolve_preset, with_overrides
 from .cluster.mclust import MCLUST_STARTS
+from .preprocess import MIN_GENES
+
+
+def unet_groups(channels: int) -> int:
+    """GroupNorm groups in the residual blocks of a U-Net with ``channels`` base channels (the paper's 4, fewer when narrow)."""
+    return min(4, channels // 2)
 
 
 @dataclass(frozen=True)
@@ -117,12 +123,16 @@ class DiffusionSTConfig:
                              ("image_scaling", ("range", "gene")),
                              ("cluster_method", ("auto", "mclust", "gmm")), ("mclust_start", MCLUST_STARTS)):
             check_choice(self, name, values)
-        check_at_least(self, ("n_top_genes", "n_neighbors", "latent_dim", "gcn_epochs", "unet_channels", "diffusion_timesteps",
+        check_at_least(self, ("n_top_genes",), MIN_GENES)  # fewer genes cannot be laid out as an image
+        check_at_least(self, ("n_neighbors", "latent_dim", "gcn_epochs", "unet_channels", "diffusion_timesteps",
                               "batch_size", "sampling_steps", "n_candidates", "n_keep", "n_pcs"), 1)
         check_at_least(self, ("refine_neighbors", "train_epochs", "zinb_spots", "mse_weight", "zinb_weight"), 0)
         check_at_least(self, ("gcn_lr", "diffusion_lr", "beta_start"), 0, strict=True)
         if min(self.unet_mults) < 1:
             raise ValueError(f"`unet_mults` must hold positive integers, got {self.unet_mults}.")
+        if self.unet_channels % 2 or self.unet_channels % unet_groups(self.unet_channels):
+            raise ValueError(f"`unet_channels` must be 2, 4, 6 or a multiple of 4 (the U-Net normalises its channels in "
+                             f"min(4, unet_channels // 2) groups), got {self.unet_channels}.")
         if self.unet_patch_size not in (1, 2):
             raise ValueError(f"`unet_patch_size` must be 1 or 2, got {self.unet_patch_size}.")
         if not self.beta_start < self.beta_end < 1:

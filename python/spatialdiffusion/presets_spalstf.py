@@ -144,7 +144,8 @@ class SpaLSTFConfig:
         coerce_field_types(self)
         for name, allowed in (("variant", VARIANTS), ("cell_order", CELL_ORDERS), ("sampler", SAMPLERS), ("scale_genes", SCALE_GENES), ("lr_decay", LR_DECAYS), ("x0_clamp", X0_CLAMPS)):
             check_choice(self, name, allowed)
-        check_at_least(self, ("depth", "num_heads", "lstm_hidden", "lstm_layers", "epochs", "num_timesteps", "sampler_steps", "n_samples",
+        check_at_least(self, ("num_timesteps",), 2)  # training draws t from 1 .. T - 1
+        check_at_least(self, ("depth", "num_heads", "lstm_hidden", "lstm_layers", "epochs", "sampler_steps", "n_samples",
                               "n_models", "min_shared_genes", "hidden", "batch_size", "lstm_window"), 1)
         check_at_least(self, ("lr", "grad_clip", "mlp_ratio"), 0, strict=True)
         check_at_least(self, ("capture_jitter", "sample_jitter", "kl_weight", "ddim_eta"), 0)

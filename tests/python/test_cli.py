@@ -153,12 +153,24 @@ def test_unreadable_h5ad(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     broken = tmp_path / "broken.h5ad"
     broken.write_text("not hdf5")
     argv = ["diffusionst", str(broken), "--n-clusters", "7", "--out", str(tmp_path / "o.h5ad")]
-    assert_input_error(argv, "could not be read as .h5ad", capsys)
+    assert_input_error(argv, "could not be read as an AnnData .h5ad file (OSError", capsys)
 
 
 def test_output_must_be_h5ad(files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["diffusionst", str(files["dlpfc_corner"]), "--n-clusters", "7", "--out", str(tmp_path / "o.csv")]
     assert_input_error(argv, "must end in .h5ad", capsys)
+
+
+def test_plot_and_output_folders_are_checked_before_the_run(files: dict[str, Path], tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["diffusionst", str(files["dlpfc_corner"]), "--n-clusters", "7"]
+    assert_input_error(base + ["--out", str(tmp_path / "o.h5ad"), "--plot", str(tmp_path / "d.jpg")],
+                       "--plot '" + str(tmp_path / "d.jpg") + "' must end in .png, .pdf or .svg", capsys)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    assert_input_error(base + ["--out", str(a_file / "o.h5ad")], "--out: cannot create the folder", capsys)
+    assert_input_error(["demo", "--out-dir", str(a_file / "demo")], "--out-dir: cannot create the folder", capsys)
+    assert not (tmp_path / "o.h5ad").exists()
 
 
 def test_unknown_truth_key_in_a_space_ranger_folder(

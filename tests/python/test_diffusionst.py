@@ -239,3 +239,58 @@ def test_anndata_inputs_are_checked_once(dlpfc_151673: ad.AnnData, monkeypatch: 
     diffusionst(adata, n_clusters=3, device="cpu", verbose=False, **TINY)
     assert checked == ["adata.X"]  # the AnnData path does not check the counts again at the array level
     assert adata.obs["diffusionst_domain"].nunique() > 1
+
+
+def test_settings_are_checked_before_any_work(dlpfc_151673: ad.AnnData) -> None:
+    cpu = torch.device("cpu")
+    for bad, message in [
+        ({"n_top_genes": 15}, "`n_top_genes` must be at least 16"),
+        ({"unet_channels": 10}, "`unet_channels` must be 2, 4, 6 or a multiple of 4"),
+        ({"unet_channels": 3}, "`unet_channels` must be 2, 4, 6 or a multiple of 4"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            diffusionst_config("fast", cpu, **bad)
+    counts, coords = dlpfc_151673.X[:100], dlpfc_151673.obsm["spatial"][:100]
+    with pytest.raises(ValueError, match="below 2\\*\\*31 \\(R's integer range\\)"):
+        diffusionst_arrays(counts, coords, seed=2**31)
+    with pytest.raises(TypeError, match="`verbose` must be True or False, got 'no'"):
+        diffusionst_arrays(counts, coords, verbose="no")
+    with pytest.raises(TypeError, match="`cluster` must be True or False"):
+        diffusionst_arrays(counts, coords, cluster="yes", verbose=False)
+    with pytest.raises(ValueError, match="`device`='meta' is not supported"):
+        diffusionst_arrays(counts, coords, device="meta")
+    with pytest.raises(ValueError, match="needs more spots than `n_neighbors` \\(4\\), got 4"):
+        diffusionst_arrays(counts[:4], coords[:4], n_clusters=2, verbose=False)
+    with pytest.raises(TypeError, match="`copy` must be True or False"):
+        diffusionst(dlpfc_151673[:100].copy(), copy="no")
+
+
+def test_counts_that_do_not_vary_are_refused_not_crashed(dlpfc_151673: ad.AnnData) -> None:
+    # scikit-misc's loess (seurat_v3 gene selection) ended the process on such data
+    coords = dlpfc_151673.obsm["spatial"][:100]
+    one_spot_repeated = np.repeat(dlpfc_151673.X[:1].toarray(), 100, axis=0)
+    for counts in (np.zeros((100, 300), dtype=np.float32), one_spot_repeated):
+        with pytest.raises(ValueError, match="genes vary across the 100 spots, too few to rank"):
+            diffusionst_arrays(counts, coords, verbose=False)
+
+
+def test_key_added_never_overwrites_other_data(dlpfc_151673: ad.AnnData) -> None:
+    tiny = dict(n_clusters=3, gcn_epochs=2, diffusion="none", n_top_genes=64, cluster_method="gmm", refine_neighbors=0,
+                verbose=False)
+    adata = dlpfc_151673[:200].copy()
+    adata.uns["spatial"] = {"images": "the user's"}
+    with pytest.raises(ValueError, match="`key_added`='spatial' would overwrite uns\\['spatial'\\], which no earlier DiffusionST"):
+        diffusionst(adata, key_added="spatial", **tiny)
+    adata.obs["mine_domain"] = "x"
+    with pytest.raises(ValueError, match="would overwrite obs\\['mine_domain'\\]"):
+        diffusionst(adata, key_added="mine", **tiny)
+    assert "X_mine" not in adata.obsm and adata.uns["spatial"] == {"images": "the user's"}
+    diffusionst(adata, **tiny)
+    first = adata.obsm["X_diffusionst"].copy()
+    diffusionst(adata, **tiny)  # a rerun replaces its own results
+    np.testing.assert_array_equal(adata.obsm["X_diffusionst"], first)
+    # the record holds the settings actually used: latent size and PCs capped by the 64 selected genes
+    capped = diffusionst(adata, copy=True, key_added="capped", **{**tiny, "latent_dim": 100, "n_pcs": 80})
+    params = capped.uns["capped"]["params"]
+    assert (params["n_genes_selected"], params["latent_dim"], params["n_pcs"]) == (64, 64, 64)
+    assert capped.obsm["X_capped"].shape == (200, 64)

@@ -462,6 +462,9 @@ def test_settings_and_paths_are_refused_before_training(tmp_path):
         ({"ddim_eta": 1.5}, ValueError, r"`ddim_eta` must lie in \[0, 1\]"),
         ({"mlp_ratio": 0.0}, ValueError, "`mlp_ratio` must be positive"),
         ({"n_top_genes": 0}, ValueError, "`n_top_genes` must be at least 1"),
+        ({"num_timesteps": 1}, ValueError, "`num_timesteps` must be at least 2"),
+        ({"seed": 2**31}, ValueError, "below 2\\*\\*31"),
+        ({"verbose": "no"}, TypeError, "`verbose` must be True or False"),
     ]:
         with pytest.raises(error, match=message):
             spalstf_arrays(st, genes, ref, genes, **{**kw, **bad})
@@ -493,6 +496,20 @@ def test_anndata_wrappers_check_their_arguments():
         spalstf(adata_st, adata_ref, ["G1"], ref_layer="counts", verbose=False, **TINY)
     with pytest.raises(TypeError, match="`key_added` must be a non-empty string"):
         spalstf(adata_st, adata_ref, ["G1"], key_added=5, verbose=False, **TINY)
+    adata_st.obsm["spatial"] = np.c_[np.arange(40.0), np.arange(40.0)]
+    with pytest.raises(ValueError, match="`key_added` must differ from `spatial_key` \\('spatial'\\)"):
+        spalstf(adata_st, adata_ref, ["G1"], key_added="spatial", verbose=False, **TINY)
+    adata_st.obsm["X_pca"] = np.zeros((40, 2))
+    with pytest.raises(ValueError, match="would overwrite obsm\\['X_pca'\\], which no earlier SpaLSTF run wrote"):
+        spalstf(adata_st, adata_ref, ["G1"], key_added="X_pca", verbose=False, **TINY)
+    with pytest.raises(TypeError, match="`copy` must be True or False"):
+        spalstf(adata_st, adata_ref, ["G1"], copy="yes", verbose=False, **TINY)
+    # a float seed that is a whole number is that seed
+    out = [spalstf(adata_st, adata_ref, ["G1"], copy=True, seed=seed, verbose=False, **TINY) for seed in (1.0, 1)]
+    np.testing.assert_array_equal(out[0].obsm["spalstf"].to_numpy(), out[1].obsm["spalstf"].to_numpy())
+    assert out[0].uns["spalstf"]["params"]["method"] == "SpaLSTF"
+    spalstf(out[0], adata_ref, ["G1"], seed=2, verbose=False, **TINY)  # rerunning replaces its own results
+    assert not np.array_equal(out[0].obsm["spalstf"].to_numpy(), out[1].obsm["spalstf"].to_numpy())
     adata_st.X = adata_st.X * 0.5
     with pytest.raises(ValueError, match="`adata_st.X` contains non-integer values"):
         spalstf(adata_st, adata_ref, ["G1"], verbose=False, **TINY)

@@ -109,8 +109,23 @@ test_that("preset, device, engine settings, samples and counts are refused befor
         genes = "Gad2", verbose = FALSE), "needs a SingleCellExperiment")
     expect_error(runSpaLSTF(osm$spatial, osm$reference, genes = c("Gad2", "GAD2"), verbose = FALSE),
         "names some genes more than once .*: Gad2, GAD2")
-    expect_error(runSpaLSTF(osm$spatial, osm$reference, genes = "Gad2", n_folds = 2L,
-        verbose = FALSE), "`...` sets `n_folds`.*`folds`")
+    expect_error(runSpaLSTF(osm$spatial, osm$reference, genes = "Gad2", st_coords = matrix(0, 2, 2),
+        verbose = FALSE),
+        "`...` sets `st_coords`, which the R function sets itself; use its argument `coords`")
+    expect_error(evaluateSpaLSTF(osm$spatial, osm$reference, n_folds = 2L, verbose = FALSE),
+        "`...` sets `n_folds`, which the R function sets itself; use its argument `folds`")
+    ## NA would reach Python as True
+    expect_error(run(gcn_epochs = NA), "`...` gives NA for `gcn_epochs`; give a value")
+    expect_error(runSpaLSTF(osm$spatial, osm$reference, genes = "Gad2", augment = NA,
+        verbose = FALSE), "`...` gives NA for `augment`")
+    expect_error(evaluateSpaLSTF(osm$spatial, osm$reference, epochs = NA_integer_, verbose = FALSE),
+        "`...` gives NA for `epochs`")
+    ## the engine runs threads in this process, which a fork does not carry over
+    expect_error(run(BPPARAM = BiocParallel::MulticoreParam(2)),
+        "`BPPARAM` is a MulticoreParam, which forks this R process.*SnowParam\\(workers\\)")
+    expect_error(runSpaLSTF(osm$spatial, osm$reference, genes = "Gad2", verbose = FALSE,
+        BPPARAM = BiocParallel::SnowParam(2, type = "FORK")),
+        "`BPPARAM` is a SnowParam, which forks")
     ## the matrix methods check `name` and `coords` like the object methods do
     stCounts <- SummarizedExperiment::assay(osm$spatial, "counts")
     refCounts <- SummarizedExperiment::assay(osm$reference, "counts")
@@ -121,15 +136,49 @@ test_that("preset, device, engine settings, samples and counts are refused befor
     expect_error(runDiffusionST(m, 4, coords = crd, name = c("a", "b")), "`name` must be a single")
 })
 
-test_that("a Seurat assay that is not an earlier result is never overwritten", {
+test_that("results never overwrite the user's data in a Seurat object, nor get renamed", {
     skipIfNoSeurat()
     sce <- smallDLPFC()
     so <- suppressWarnings(SeuratObject::CreateSeuratObject(
         counts = SummarizedExperiment::assay(sce, "counts"),
         meta.data = as.data.frame(SummarizedExperiment::colData(sce))))
-    expect_error(runDiffusionST(so, nClusters = 4, name = "RNA", verbose = FALSE),
-        "`name` = \"RNA\" is an assay of `x` that does not hold DiffusionST results")
+    emb <- matrix(0, ncol(so), 2, dimnames = list(colnames(so), c("PC_1", "PC_2")))
+    so[["pca"]] <- SeuratObject::CreateDimReducObject(embeddings = emb, key = "PC_", assay = "RNA")
+    so$Mine_domain <- "mine"
+    run <- function(name) runDiffusionST(so, nClusters = 4, name = name, verbose = FALSE)
+    expect_error(run("RNA"), paste0("`name` = \"RNA\" would overwrite the Assay \"RNA\" of `x`, ",
+        "which no earlier DiffusionST run wrote; pass another `name`"))
+    expect_error(run("PCA"), "`name` = \"PCA\" would overwrite the DimReduc \"pca\" of `x`")
+    expect_error(run("Mine"), "would overwrite the meta.data column \"Mine_domain\" of `x`")
+    expect_error(run("PC"), "would give the results the key \"PC_\", which \"pca\" of `x` uses")
+    expect_error(run("dst"), "would give the assay \\(`name`\\) and the reduction .* the same name")
+    for (renamed in c("_x", "1abc", "a b", "if")) {
+        expect_error(run(renamed), paste0("`name` = \"", renamed, "\" would be renamed by Seurat"))
+    }
+    osm <- smallOsmFISH()
+    st <- suppressWarnings(SeuratObject::CreateSeuratObject(
+        counts = SummarizedExperiment::assay(osm$spatial, "counts")))
+    expect_error(runSpaLSTF(st, osm$reference, genes = "Gad2", name = "RNA", verbose = FALSE),
+        "`name` = \"RNA\" would overwrite the Assay \"RNA\" of `x`, which no earlier SpaLSTF run")
     expect_identical(SeuratObject::Assays(so), "RNA")
+    expect_identical(SeuratObject::Reductions(so), "pca")
+})
+
+test_that("results never overwrite the user's data in a SingleCellExperiment", {
+    sce <- smallDLPFC()
+    SingleCellExperiment::reducedDim(sce, "PCA") <- matrix(0, ncol(sce), 2)
+    sce$Mine_domain <- "mine"
+    S4Vectors::metadata(sce)$notes <- "mine"
+    run <- function(name) runDiffusionST(sce, nClusters = 4, name = name, verbose = FALSE)
+    expect_error(run("PCA"), paste0("`name` = \"PCA\" would overwrite reducedDim\\(x, \"PCA\"\\), ",
+        "which no earlier DiffusionST run wrote; pass another `name`"))
+    expect_error(run("Mine"), "would overwrite the colData column \"Mine_domain\"")
+    expect_error(run("notes"), "would overwrite metadata\\(x\\)\\$notes")
+    osm <- smallOsmFISH()
+    st <- osm$spatial
+    SingleCellExperiment::altExp(st, "Imputed") <- st[1:2, ]
+    expect_error(runSpaLSTF(st, osm$reference, genes = "Gad2", name = "Imputed", verbose = FALSE),
+        "would overwrite altExp\\(x, \"Imputed\"\\), which no earlier SpaLSTF run wrote")
 })
 
 test_that("librarySize is checked before any work: column, length, sign, and at least the counts", {

@@ -32,6 +32,10 @@ test_that("installSpatialDiffusion describes its steps", {
     expect_identical(steps$envname, "sd-test")
     expect_identical(steps$packages$torch, "torch==2.13.0")
     expect_true("numpy<2" %in% steps$packages$engine)
+    ## a mistyped switch or name stops before anything is installed
+    expect_error(installSpatialDiffusion(dryRun = "yes"), "`dryRun` must be TRUE or FALSE")
+    expect_error(installSpatialDiffusion(envname = 1, dryRun = TRUE), "`envname` must be a single")
+    expect_error(installSpatialDiffusion(torch = NA, dryRun = TRUE), "`torch` must be a single")
 })
 
 test_that("the problem message says what to run", {

@@ -195,3 +195,17 @@ test_that("several samples are run one by one, each with its own graph", {
     p <- plotDomains(out, truth = "layer_guess_reordered")
     expect_s3_class(p, "ggplot")
 })
+
+test_that("an object without column names gets its results all the same", {
+    skipIfNoPython()
+    sce <- smallDLPFC()
+    if (is.null(.cache$sceRun)) .cache$sceRun <- runTinyDST(sce)
+    unnamed <- sce
+    colnames(unnamed) <- NULL
+    out <- runTinyDST(unnamed)
+    expect_null(colnames(out))
+    expect_identical(as.character(out$DiffusionST_domain),
+        as.character(.cache$sceRun$DiffusionST_domain))
+    expect_identical(dim(SingleCellExperiment::reducedDim(out, "DiffusionST")),
+        dim(SingleCellExperiment::reducedDim(.cache$sceRun, "DiffusionST")))
+})

@@ -13,13 +13,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .._utils import StageTimer, check_gene_list, check_key, check_positive_int, check_seed, package_versions, resolve_device, restores_global_rng, seed_everything
+from .._utils import StageTimer, check_flag, check_gene_list, check_key, check_positive_int, check_seed, package_versions, resolve_device, restores_global_rng, seed_everything
 from ..cluster import cluster_embedding, refine_labels
 from ..graph import propagation_matrix, spatial_adjacency
-from ..io import counts_of, spatial_coordinates
+from ..io import check_key_added, counts_of, spatial_coordinates
 from ..presets import diffusionst_config
 from ..preprocess import check_coords, check_counts, check_library_size, image_side, normalize_log_scale, select_hvg
-from .diffusionst_stages import denoise_gcn, embed, enhance_diffusion, unet_downsampling
+from .diffusionst_stages import denoise_gcn, embed, enhance_diffusion, gcn_latent_dim, unet_downsampling
 
 
 class _Labels(NamedTuple):
@@ -110,7 +110,8 @@ def diffusionst_arrays(
         ``embedding`` (N x n_pcs float32), ``enhanced`` (N x G_selected float32), ``hvg_index`` (selected
         gene columns, input order), ``genes`` (their names, if ``gene_names`` was given),
         ``domains`` and ``domains_unrefined`` (int labels ``1..K``; only when ``cluster``),
-        ``cluster_backend``, ``params``, ``timings`` (seconds per stage), ``stats``, ``versions``.
+        ``cluster_backend``, ``params`` (the settings used; ``n_pcs`` and ``latent_dim`` after their caps at the
+        data's size), ``timings`` (seconds per stage), ``stats``, ``versions``.
     """
     mat, xy, gene_names, library, n_clusters = _checked_inputs(
         counts, coords, gene_names, library_size, n_clusters,
@@ -137,6 +138,7 @@ def _run(
 ) -> dict:
     """DiffusionST on inputs already checked by :func:`_checked_inputs` (the body of both entry points)."""
     seed = check_seed(seed)
+    verbose, cluster = check_flag(verbose, "verbose"), check_flag(cluster, "cluster")
     n_spots, n_genes = mat.shape
     dev = resolve_device(device)
     preset_name, config = diffusionst_config(preset, dev, **overrides)
@@ -145,6 +147,9 @@ def _run(
     stats: dict[str, float] = {}
 
     image_side(min(n_genes, config.n_top_genes), unet_downsampling(config))  # too few genes: fail before any work
+    if n_spots <= config.n_neighbors:
+        raise ValueError(f"DiffusionST needs more spots than `n_neighbors` ({config.n_neighbors}), got {n_spots}; "
+                         "run it on a whole sample.")
     with timer("preprocess"):
         hvg = select_hvg(mat, config.n_top_genes)
         features = normalize_log_scale(mat, hvg, library_size=library)
@@ -177,7 +182,8 @@ def _run(
     result.update(
         params={"method": "DiffusionST", "preset": preset_name, "n_clusters": n_clusters, "seed": seed, "device": str(dev),
                 "n_spots": n_spots, "n_genes_input": n_genes, "n_genes_selected": int(hvg.size),
-                "library_size": "input genes" if library is None else "supplied", **config.to_dict()},
+                "library_size": "input genes" if library is None else "supplied",
+                **config.to_dict(), "n_pcs": embedding.shape[1], "latent_dim": gcn_latent_dim(config, n_spots, int(hvg.size))},
         timings={**timer.seconds, "total": timer.total},
         stats=stats,
         versions=package_versions(),
@@ -222,7 +228,8 @@ def diffusionst(
         genes were subset, or spatialLIBD's ``"sum_umi"``); see ``library_size`` in
         :func:`diffusionst_arrays`. Default ``None``: the totals over the genes present.
     key_added
-        Prefix of the written keys.
+        Prefix of the written keys. They replace only the results of an earlier DiffusionST run under the
+        same key; a key taken by other data (such as ``uns['spatial']``) is refused before any work.
     copy
         Return a modified copy instead of writing into ``adata``.
 
@@ -239,6 +246,9 @@ def diffusionst(
     """
     counts, counts_label = counts_of(adata, layer)
     key_added = check_key(key_added, "key_added")
+    check_key_added(adata, key_added, "DiffusionST", {
+        "obs": [f"{key_added}_domain"], "obsm": [f"X_{key_added}", f"{key_added}_enhanced"], "var": [f"{key_added}_selected"]})
+    copy = check_flag(copy, "copy")
     if library_size_key is not None and library_size_key not in adata.obs:
         raise KeyError(f"adata.obs[{library_size_key!r}] not found; `library_size_key` must name an obs column of "
                        f"whole-transcriptome totals per spot. Available columns: {list(adata.obs.columns)}.")

@@ -22,8 +22,13 @@ from ..diffusion import DDIMSampler, NoiseSchedule, sample
 from ..graph import to_torch_sparse
 from ..models.gcn_zinb import GCNZINBAutoencoder, zinb_nll
 from ..models.unet import UNet
-from ..presets import DiffusionSTConfig
+from ..presets import DiffusionSTConfig, unet_groups
 from ..preprocess import from_images, image_side, to_images
+
+
+def gcn_latent_dim(config: DiffusionSTConfig, n_spots: int, n_genes: int) -> int:
+    """The GCN's latent size: ``config.latent_dim``, capped at the rank of its PCA start (``min(N, G)``)."""
+    return min(config.latent_dim, n_spots, n_genes)
 
 
 def denoise_gcn(
@@ -84,7 +89,7 @@ def denoise_gcn(
     n_zinb = n_spots if config.zinb_spots == 0 else min(config.zinb_spots, n_spots)
     generator = torch_generator(seed, device)
     with seeded_torch(seed):
-        model = GCNZINBAutoencoder(x.shape[1], min(config.latent_dim, *x.shape), config.zinb_heads_from)  # PCA start: rank <= spots, genes
+        model = GCNZINBAutoencoder(x.shape[1], gcn_latent_dim(config, *x.shape), config.zinb_heads_from)
     if config.gcn_init == "pca":
         model.initialise_from_pca(features, propagation, seed)
     model = model.to(device)
@@ -218,7 +223,7 @@ def enhance_diffusion(
     generator = torch_generator(seed, device)
     schedule = NoiseSchedule.linear(config.diffusion_timesteps, config.beta_start, config.beta_end)
     with seeded_torch(seed):
-        unet = UNet(config.unet_channels, config.unet_mults, groups=min(4, config.unet_channels // 2), heads=4,
+        unet = UNet(config.unet_channels, config.unet_mults, groups=unet_groups(config.unet_channels), heads=4,
                     head_dim=min(32, config.unet_channels), patch_size=config.unet_patch_size).to(device)
     optimizer = torch.optim.Adam(unet.parameters(), lr=config.diffusion_lr)
     steps_per_epoch = -(-n // config.batch_size)

@@ -25,8 +25,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .._utils import check_gene_list, check_key, check_positive_int, package_versions, resolve_device, restores_global_rng, seed_everything
-from ..io import counts_of, spatial_coordinates
+from .._utils import (check_flag, check_gene_list, check_key, check_positive_int, check_seed, package_versions, resolve_device,
+                      restores_global_rng, seed_everything)
+from ..io import check_key_added, counts_of, spatial_coordinates
 from ..preprocess import check_coords
 from ..presets_spalstf import SAMPLING_SETTINGS, SpaLSTFConfig, spalstf_config
 from .spalstf_data import as_counts, check_shared, model_to_unit, plan_genes, shared_genes
@@ -97,7 +98,7 @@ def default_target_genes(ref_counts: np.ndarray, ref_genes: Sequence[str], st_ge
 
 
 def _run_record(cfg: SpaLSTFConfig, device: torch.device, seed: int, **extra: Any) -> dict[str, Any]:
-    return {"preset_config": cfg.to_dict(), "device": str(device), "seed": seed, **extra}
+    return {"method": "SpaLSTF", "preset_config": cfg.to_dict(), "device": str(device), "seed": seed, **extra}
 
 
 def _warn_training_settings_ignored(checkpoint: str, trained: SpaLSTFConfig, requested: SpaLSTFConfig) -> None:
@@ -225,6 +226,8 @@ def _impute(
             "`scale_genes` must be 'observed' when imputing: the target genes are not measured, so they cannot "
             "enter the cells' scale ('all' only reproduces the released k-fold evaluation, `evaluate_spalstf`)."
         )
+    seed = check_seed(seed)
+    verbose = check_flag(verbose, "verbose")
     seed_everything(seed)
     target = check_gene_list(genes, "genes") if genes is not None else default_target_genes(ref, ref_genes, st_genes, n_top_genes)
     plan = plan_genes(st_genes, ref_genes, target, min_shared=cfg.min_shared_genes)
@@ -288,6 +291,8 @@ def _evaluate(inputs: _Inputs, *, n_folds: int, preset: str, device: str, seed: 
     st, st_genes, ref, ref_genes, coords = inputs
     dev = resolve_device(device)
     preset_name, cfg = spalstf_config(preset, dev, **overrides)
+    seed = check_seed(seed)
+    verbose = check_flag(verbose, "verbose")
     seed_everything(seed)
     names, st_idx, ref_idx = shared_genes(st_genes, ref_genes)
     check_shared(len(names), cfg.min_shared_genes)
@@ -374,7 +379,9 @@ def spalstf(
     preset, device, seed, checkpoint, n_top_genes, verbose, **overrides
         See :func:`spalstf_arrays`.
     key_added
-        Where results go.
+        Where results go: ``obsm[key_added]`` and ``uns[key_added]``. They replace only the results of an
+        earlier SpaLSTF run under the same key; a key taken by other data, or equal to ``spatial_key``, is
+        refused before any work.
     copy
         Return a modified copy instead of writing into ``adata_st``.
 
@@ -386,8 +393,14 @@ def spalstf(
         the observed genes)``; ``adata_st.uns[key_added]``: ``params``, ``timings``, ``versions``, ``genes``.
     """
     key_added = check_key(key_added, "key_added")
-    out = _impute(_adata_inputs(adata_st, layer, adata_ref, ref_layer, spatial_key), genes=genes, preset=preset, device=device,
-                  seed=seed, verbose=verbose, checkpoint=checkpoint, n_top_genes=n_top_genes, overrides=overrides)
+    inputs = _adata_inputs(adata_st, layer, adata_ref, ref_layer, spatial_key)
+    if key_added == spatial_key:
+        raise ValueError(f"`key_added` must differ from `spatial_key` ({spatial_key!r}): later runs would read the imputed "
+                         "genes as coordinates.")
+    check_key_added(adata_st, key_added, "SpaLSTF", {"obsm": [key_added]})
+    copy = check_flag(copy, "copy")
+    out = _impute(inputs, genes=genes, preset=preset, device=device, seed=seed, verbose=verbose, checkpoint=checkpoint,
+                  n_top_genes=n_top_genes, overrides=overrides)
     adata = adata_st.copy() if copy else adata_st
     adata.obsm[key_added] = pd.DataFrame(out["imputed"], index=adata.obs_names, columns=out["genes"])
     adata.uns[key_added] = _h5ad_safe({k: out[k] for k in ("genes", "params", "timings", "versions")})
