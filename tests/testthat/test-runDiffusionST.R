@@ -194,6 +194,9 @@ test_that("several samples are run one by one, each with its own graph", {
         as.character(alone$DiffusionST_domain))
     p <- plotDomains(out, truth = "layer_guess_reordered")
     expect_s3_class(p, "ggplot")
+    ## the backend the docs recommend for parallel samples: new R processes, each with its own engine
+    parallel <- runTinyDST(sce, nClusters = 3, BPPARAM = BiocParallel::SnowParam(2))
+    expect_identical(as.character(parallel$DiffusionST_domain), as.character(out$DiffusionST_domain))
 })
 
 test_that("an object without column names gets its results all the same", {
