@@ -90,7 +90,8 @@ def diffusionst_arrays(
     device
         ``"auto"`` (CUDA, then MPS, then CPU) or a torch device string.
     seed
-        Seeds every stochastic step (network initialisation, noise, PCA, mclust).
+        Seeds every stochastic step (network initialisation, noise, PCA, mclust): an integer in ``[0, 2**31)``,
+        the range of R's ``set.seed``.
     cluster
         Cluster the embedding (mclust EEE, then refinement). The R package passes ``False`` and runs
         ``mclust`` in R itself.

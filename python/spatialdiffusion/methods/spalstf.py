@@ -185,7 +185,7 @@ def spalstf_arrays(
     device
         ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ...
     seed
-        Seeds network initialisation, minibatches, training noise and sampling.
+        Seeds network initialisation, minibatches, training noise and sampling: an integer in ``[0, 2**31)``.
     verbose
         Progress bars.
     checkpoint
