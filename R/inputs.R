@@ -337,7 +337,8 @@
             paste0("the meta.data column \"", slots$column, "\""))
     if (length(taken)) {
         stop("`name` = \"", name, "\" would overwrite ", paste(taken, collapse = " and "),
-            " of `x`, which no earlier ", method, " run wrote; pass another `name`.", call. = FALSE)
+            " of `x`, which Misc(x, \"", name, "\") does not record as ", method, " results (merge() ",
+            "drops that record); remove them or pass another `name`.", call. = FALSE)
     }
     keys <- SeuratObject::Key(x)
     usedKey <- intersect(c(slots$assayKey, slots$reductionKey), keys)
@@ -367,7 +368,8 @@
             paste0("the colData column \"", column, "\""))
     if (length(taken)) {
         stop("`name` = \"", name, "\" would overwrite ", paste(taken, collapse = " and "),
-            ", which no earlier ", method, " run wrote; pass another `name`.", call. = FALSE)
+            ", which metadata(x)$", name, " does not record as ", method, " results; remove them ",
+            "or pass another `name`.", call. = FALSE)
     }
     name
 }
@@ -495,16 +497,17 @@
         mclust = as.character(utils::packageVersion("mclust")))
 }
 
-## A BiocParallel backend that does not fork: the engine runs torch (GNU OpenMP threads) in this
-## R process, and a process forked from it can hang or crash in its first parallel region.
-.checkBPPARAM <- function(BPPARAM) {
+## A BiocParallel backend that does not fork when it is used (`nSamples` > 1; one sample runs in
+## this process): the engine runs torch (GNU OpenMP threads) in this R process, and a process
+## forked from it can hang or crash in its first parallel region.
+.checkBPPARAM <- function(BPPARAM, nSamples) {
     if (!methods::is(BPPARAM, "BiocParallelParam")) {
         stop("`BPPARAM` must be a BiocParallel backend such as BiocParallel::SerialParam().",
             call. = FALSE)
     }
     forks <- methods::is(BPPARAM, "MulticoreParam") ||
         (methods::is(BPPARAM, "SnowParam") && identical(BPPARAM$.clusterargs$type, "FORK"))
-    if (forks) {
+    if (forks && nSamples > 1L) {
         stop("`BPPARAM` is a ", class(BPPARAM)[1], ", which forks this R process; the Python ",
             "engine's threads do not survive a fork. Use BiocParallel::SnowParam(workers) (new ",
             "R processes) or BiocParallel::SerialParam().", call. = FALSE)

@@ -85,9 +85,9 @@
 #' @param refine Refine the mclust labels by a spatial majority vote (`TRUE`, as DiffusionST).
 #' @param refineNeighbors Neighbourhood size of the refinement (50 in DiffusionST).
 #' @param name Name under which results are stored (see Results).
-#' @param BPPARAM A BiocParallel backend for running several samples; default serial. Backends
-#'   that fork R (`MulticoreParam`, `SnowParam(type = "FORK")`) are refused: the engine's threads
-#'   do not survive a fork. `SnowParam(workers)` runs samples in new R processes.
+#' @param BPPARAM A BiocParallel backend for running several samples; default serial. For several
+#'   samples, backends that fork R (`MulticoreParam`, `SnowParam(type = "FORK")`) are refused: the
+#'   engine's threads do not survive a fork. `SnowParam(workers)` runs samples in new R processes.
 #' @param verbose Show progress messages (and the engine's progress bars).
 #' @param ... Further engine settings passed to
 #'   `spatialdiffusion.methods.diffusionst.diffusionst_arrays()`, e.g. `gcn_epochs` or
@@ -222,7 +222,7 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
     refineNeighbors <- .checkWhole(refineNeighbors, "refineNeighbors", 1)
     groups <- .sampleGroups(ncol(counts), samples)
     nClusters <- .checkNClusters(nClusters, min(lengths(groups)))
-    .checkBPPARAM(BPPARAM)
+    .checkBPPARAM(BPPARAM, length(groups))
     .checkEngine()
     .adviseBLAS(settings$verbose)
     start <- proc.time()[["elapsed"]]

@@ -229,8 +229,8 @@ setMethod("runSpaLSTF", c("ANY", "ANY"), function(x, reference, genes = NULL, as
 ## `convert(res)` the call-specific part of the result; the sample's cell indices (`cells`),
 ## parameters, timings and versions are always kept. Returns one result per sample, named by sample.
 .spalstfPerSample <- function(st, ref, fun, settings, BPPARAM, extra, describe, convert) {
-    .checkBPPARAM(BPPARAM)
     groups <- .sampleGroups(ncol(st$counts), st$samples)
+    .checkBPPARAM(BPPARAM, length(groups))
     .checkEngine()
     .adviseBLAS(settings$verbose)
     refMatrix <- .cellsAsRows(ref$counts)

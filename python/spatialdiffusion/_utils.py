@@ -37,7 +37,7 @@ def seed_everything(seed: int) -> np.random.Generator:
     numpy.random.Generator
         A NumPy generator seeded with ``seed`` for callers that prefer explicit generators.
     """
-    seed = check_seed(seed)
+    seed = check_seed(seed, DERIVED_SEED_LIMIT)
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
@@ -67,18 +67,26 @@ def restores_global_rng(function: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
-def check_seed(seed: object) -> int:
-    """Return ``seed`` as an int, or raise a clear error when it is not an integer in ``[0, 2**31)``.
+USER_SEED_LIMIT = 2**31
+"""A method's ``seed`` must lie below this: R's integer range, since mclust's draws are seeded with ``set.seed``."""
+DERIVED_SEED_LIMIT = 2**63
+"""Seeds derived from the user's (``seed + 1000 * member``) must lie below this: torch's range."""
 
-    The bound is R's integer range: mclust's draws are seeded with ``set.seed(seed)``.
+
+def check_seed(seed: object, limit: int = USER_SEED_LIMIT) -> int:
+    """Return ``seed`` as an int, or raise a clear error when it is not an integer in ``[0, limit)``.
+
+    The methods' entry points check the user's seed against :data:`USER_SEED_LIMIT`; the seeding helpers
+    below take seeds derived from it, which may exceed that, and check them against :data:`DERIVED_SEED_LIMIT`.
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) and not (
         isinstance(seed, float) and float(seed).is_integer()
     ):
         raise TypeError(f"`seed` must be a non-negative integer, got {seed!r}.")
     seed = int(seed)
-    if not 0 <= seed < 2**31:
-        raise ValueError(f"`seed` must be a non-negative integer below 2**31 (R's integer range), got {seed}.")
+    if not 0 <= seed < limit:
+        bound = "2**31 (R's integer range)" if limit == USER_SEED_LIMIT else f"2**{limit.bit_length() - 1}"
+        raise ValueError(f"`seed` must be a non-negative integer below {bound}, got {seed}.")
     return seed
 
 
@@ -132,7 +140,7 @@ def seeded_torch(seed: int) -> Iterator[None]:
     without disturbing anything else.
     """
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(check_seed(seed))
+        torch.manual_seed(check_seed(seed, DERIVED_SEED_LIMIT))
         yield
 
 
@@ -153,7 +161,7 @@ def torch_generator(seed: int, device: torch.device) -> torch.Generator:
     """A torch generator on ``device`` seeded with ``seed`` (CPU generator for MPS)."""
     gen_device = device if device.type == "cuda" else torch.device("cpu")
     gen = torch.Generator(device=gen_device)
-    gen.manual_seed(check_seed(seed))
+    gen.manual_seed(check_seed(seed, DERIVED_SEED_LIMIT))
     return gen
 
 

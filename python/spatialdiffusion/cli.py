@@ -19,7 +19,6 @@ __all__ = ["build_parser", "main"]
 
 INPUT_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError)
 PRESETS = ("auto", "fast", "paper")
-PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 DEMO_EXAMPLE = "dlpfc_151673"
 DEMO_TRUTH = "layer_guess_reordered"
 DEMO_CLUSTERS = 7
@@ -113,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     dst.add_argument("--n-clusters", type=_positive_int, required=True, metavar="K", help="number of spatial domains (e.g. 7 for most DLPFC slices)")
     dst.add_argument("--out", type=Path, required=True, metavar="OUT.h5ad", help="where to write the result")
     dst.add_argument("--truth-key", metavar="COL", help="obs column with reference labels; prints ARI/NMI against it ('NA' excluded)")
-    dst.add_argument("--plot", type=Path, metavar="PNG", help="also draw the domains (next to --truth-key if given), as .png, .pdf or .svg")
+    dst.add_argument("--plot", type=Path, metavar="FILE", help="also draw the domains (next to --truth-key if given), in the format its suffix names (.png, .pdf, .svg, .jpg, ...)")
     dst.add_argument("--library-size-key", metavar="COL", help="obs column with each spot's whole-transcriptome UMI total, for an INPUT that holds only some genes (default: the totals over the genes present)")
     dst.set_defaults(handler=_cmd_diffusionst)
 
@@ -160,6 +159,14 @@ def _read_input(path: Path, role: str, *, allow_visium: bool = True) -> Any:
         raise FileNotFoundError(f"{role} {str(path)!r} does not exist.")
     expected = "an .h5ad file or a Space Ranger folder" if allow_visium else "an .h5ad file"
     raise InputError(f"{role} {str(path)!r} is not {expected}.")
+
+
+def _plot_suffixes() -> tuple[str, ...]:
+    """The file types matplotlib can write here, ``.png`` first; not ``.pgf``, which needs a LaTeX installation."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    types = sorted(FigureCanvasBase.get_supported_filetypes())
+    return (".png",) + tuple(f".{ext}" for ext in types if ext not in ("png", "pgf"))
 
 
 def _make_folder(folder: Path, option: str) -> None:
@@ -211,7 +218,7 @@ def _print_scores(scores: dict[str, float], truth_key: str) -> None:
 def _cmd_diffusionst(args: argparse.Namespace) -> None:
     _check_output(args.out, (".h5ad",), "--out")
     if args.plot is not None:
-        _check_output(args.plot, PLOT_SUFFIXES, "--plot")
+        _check_output(args.plot, _plot_suffixes(), "--plot")
     adata = _read_input(args.input, "INPUT")
     for option, key in (("--truth-key", args.truth_key), ("--library-size-key", args.library_size_key)):
         if key is not None and key not in adata.obs:

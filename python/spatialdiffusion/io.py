@@ -399,7 +399,8 @@ def check_key_added(adata: ad.AnnData, key_added: str, method: str, slots: dict[
     Raises
     ------
     ValueError
-        If one of the keys to be written is taken by something other than an earlier ``method`` run.
+        If one of the keys to be written is taken by something that ``uns[key_added]`` does not record as the
+        results of an earlier ``method`` run.
     """
     record = adata.uns.get(key_added)
     params = record.get("params") if isinstance(record, dict) else None
@@ -409,8 +410,9 @@ def check_key_added(adata: ad.AnnData, key_added: str, method: str, slots: dict[
     taken = [f"{attribute}[{key!r}]" for attribute, key in wanted if key in getattr(adata, attribute)]
     if taken:
         raise ValueError(
-            f"`key_added`={key_added!r} would overwrite {', '.join(taken)}, which no earlier {method} run wrote; "
-            "choose another `key_added`."
+            f"`key_added`={key_added!r} would overwrite {', '.join(taken)}, which uns[{key_added!r}] does not record as "
+            f"{method} results (a run's record is lost when, e.g., anndata.concat drops uns); delete them or choose "
+            "another `key_added`."
         )
 
 

@@ -165,15 +165,18 @@ def select_hvg(counts: sp.csr_matrix, n_top_genes: int) -> np.ndarray:
     Raises
     ------
     ValueError
-        When fewer than :data:`MIN_GENES` genes vary across the spots, or when the selection's loess fit
-        is singular, which happens with very few spots.
+        When fewer than :data:`MIN_GENES` genes vary across the spots and are detected in at least two of
+        them, or when the selection's loess fit is singular, which happens with very few spots.
     """
     n_genes = counts.shape[1]
-    n_varying = int((counts.max(axis=0) != counts.min(axis=0)).sum())
+    varies = np.asarray((counts.max(axis=0) != counts.min(axis=0)).todense()).ravel()
+    detected_twice = np.asarray((counts > 0).sum(axis=0)).ravel() >= 2
+    n_varying = int((varies & detected_twice).sum())
     if n_varying < MIN_GENES:  # nothing to learn from; seurat_v3's loess would end the process (scikit-misc)
         raise ValueError(
-            f"Only {n_varying} of the {n_genes} genes vary across the {counts.shape[0]} spots, too few to rank by "
-            f"variability (at least {MIN_GENES} must). Check that the counts are not all zero or constant, nor one spot repeated."
+            f"Only {n_varying} of the {n_genes} genes vary across the {counts.shape[0]} spots and are detected in at least "
+            f"two of them, too few to rank by variability (at least {MIN_GENES} must). Check that the counts are not all "
+            "zero or constant, nor one spot repeated, nor each gene detected in a single spot."
         )
     if n_genes <= n_top_genes:
         return np.arange(n_genes)

@@ -164,8 +164,8 @@ def test_output_must_be_h5ad(files: dict[str, Path], tmp_path: Path, capsys: pyt
 def test_plot_and_output_folders_are_checked_before_the_run(files: dict[str, Path], tmp_path: Path,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     base = ["diffusionst", str(files["dlpfc_corner"]), "--n-clusters", "7"]
-    assert_input_error(base + ["--out", str(tmp_path / "o.h5ad"), "--plot", str(tmp_path / "d.jpg")],
-                       "--plot '" + str(tmp_path / "d.jpg") + "' must end in .png, .pdf or .svg", capsys)
+    assert_input_error(base + ["--out", str(tmp_path / "o.h5ad"), "--plot", str(tmp_path / "d.docx")],
+                       "--plot '" + str(tmp_path / "d.docx") + "' must end in .png, .avif, .eps,", capsys)
     a_file = tmp_path / "a_file"
     a_file.write_text("x")
     assert_input_error(base + ["--out", str(a_file / "o.h5ad")], "--out: cannot create the folder", capsys)

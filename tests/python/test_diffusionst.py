@@ -269,8 +269,10 @@ def test_counts_that_do_not_vary_are_refused_not_crashed(dlpfc_151673: ad.AnnDat
     # scikit-misc's loess (seurat_v3 gene selection) ended the process on such data
     coords = dlpfc_151673.obsm["spatial"][:100]
     one_spot_repeated = np.repeat(dlpfc_151673.X[:1].toarray(), 100, axis=0)
-    for counts in (np.zeros((100, 300), dtype=np.float32), one_spot_repeated):
-        with pytest.raises(ValueError, match="genes vary across the 100 spots, too few to rank"):
+    each_gene_in_one_spot = np.zeros((100, 5000), dtype=np.float32)
+    each_gene_in_one_spot[np.arange(20), np.arange(20)] = 1
+    for counts in (np.zeros((100, 300), dtype=np.float32), one_spot_repeated, each_gene_in_one_spot):
+        with pytest.raises(ValueError, match="genes vary across the 100 spots and are detected in at least two of them, too few"):
             diffusionst_arrays(counts, coords, verbose=False)
 
 
@@ -279,7 +281,7 @@ def test_key_added_never_overwrites_other_data(dlpfc_151673: ad.AnnData) -> None
                 verbose=False)
     adata = dlpfc_151673[:200].copy()
     adata.uns["spatial"] = {"images": "the user's"}
-    with pytest.raises(ValueError, match="`key_added`='spatial' would overwrite uns\\['spatial'\\], which no earlier DiffusionST"):
+    with pytest.raises(ValueError, match="`key_added`='spatial' would overwrite uns\\['spatial'\\], which uns\\['spatial'\\] does not record as DiffusionST results"):
         diffusionst(adata, key_added="spatial", **tiny)
     adata.obs["mine_domain"] = "x"
     with pytest.raises(ValueError, match="would overwrite obs\\['mine_domain'\\]"):

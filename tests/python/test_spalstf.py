@@ -269,6 +269,14 @@ def test_seeded_runs_are_identical_and_seeds_differ(tmp_path):
     assert a["params"]["seed"] == 3 and "torch" in a["versions"] and a["timings"]["total"] > 0
 
 
+def test_the_largest_seed_seeds_every_ensemble_member():
+    # members are seeded seed + 1000 * m, beyond the 2**31 that bounds the seed a user gives
+    st, genes = _toy()
+    ref, _ = _toy(seed=1)
+    out = spalstf_arrays(st, genes, ref, genes, genes=["G0"], verbose=False, seed=2**31 - 1, **{**TINY, "n_models": 2})
+    assert np.isfinite(out["imputed"]).all()
+
+
 def test_ensemble_averages_independently_seeded_members():
     st, genes = _toy(40)
     ref, _ = _toy(70, seed=1)
@@ -500,7 +508,7 @@ def test_anndata_wrappers_check_their_arguments():
     with pytest.raises(ValueError, match="`key_added` must differ from `spatial_key` \\('spatial'\\)"):
         spalstf(adata_st, adata_ref, ["G1"], key_added="spatial", verbose=False, **TINY)
     adata_st.obsm["X_pca"] = np.zeros((40, 2))
-    with pytest.raises(ValueError, match="would overwrite obsm\\['X_pca'\\], which no earlier SpaLSTF run wrote"):
+    with pytest.raises(ValueError, match="would overwrite obsm\\['X_pca'\\], which uns\\['X_pca'\\] does not record as SpaLSTF results"):
         spalstf(adata_st, adata_ref, ["G1"], key_added="X_pca", verbose=False, **TINY)
     with pytest.raises(TypeError, match="`copy` must be True or False"):
         spalstf(adata_st, adata_ref, ["G1"], copy="yes", verbose=False, **TINY)

@@ -120,12 +120,16 @@ test_that("preset, device, engine settings, samples and counts are refused befor
         verbose = FALSE), "`...` gives NA for `augment`")
     expect_error(evaluateSpaLSTF(osm$spatial, osm$reference, epochs = NA_integer_, verbose = FALSE),
         "`...` gives NA for `epochs`")
-    ## the engine runs threads in this process, which a fork does not carry over
-    expect_error(run(BPPARAM = BiocParallel::MulticoreParam(2)),
+    ## the engine runs threads in this process, which a fork does not carry over; one sample runs
+    ## in this process whatever the backend
+    twoSamples <- rep(c("a", "b"), length.out = ncol(sce))
+    expect_error(run(sampleId = twoSamples, BPPARAM = BiocParallel::MulticoreParam(2)),
         "`BPPARAM` is a MulticoreParam, which forks this R process.*SnowParam\\(workers\\)")
     expect_error(runSpaLSTF(osm$spatial, osm$reference, genes = "Gad2", verbose = FALSE,
+        sampleId = rep(c("a", "b"), length.out = ncol(osm$spatial)),
         BPPARAM = BiocParallel::SnowParam(2, type = "FORK")),
         "`BPPARAM` is a SnowParam, which forks")
+    expect_silent(SpatialDiffusion:::.checkBPPARAM(BiocParallel::MulticoreParam(2), 1L))
     ## the matrix methods check `name` and `coords` like the object methods do
     stCounts <- SummarizedExperiment::assay(osm$spatial, "counts")
     refCounts <- SummarizedExperiment::assay(osm$reference, "counts")
@@ -147,7 +151,8 @@ test_that("results never overwrite the user's data in a Seurat object, nor get r
     so$Mine_domain <- "mine"
     run <- function(name) runDiffusionST(so, nClusters = 4, name = name, verbose = FALSE)
     expect_error(run("RNA"), paste0("`name` = \"RNA\" would overwrite the Assay \"RNA\" of `x`, ",
-        "which no earlier DiffusionST run wrote; pass another `name`"))
+        "which Misc\\(x, \"RNA\"\\) does not record as DiffusionST results .*; remove them or pass ",
+        "another `name`"))
     expect_error(run("PCA"), "`name` = \"PCA\" would overwrite the DimReduc \"pca\" of `x`")
     expect_error(run("Mine"), "would overwrite the meta.data column \"Mine_domain\" of `x`")
     expect_error(run("PC"), "would give the results the key \"PC_\", which \"pca\" of `x` uses")
@@ -159,7 +164,7 @@ test_that("results never overwrite the user's data in a Seurat object, nor get r
     st <- suppressWarnings(SeuratObject::CreateSeuratObject(
         counts = SummarizedExperiment::assay(osm$spatial, "counts")))
     expect_error(runSpaLSTF(st, osm$reference, genes = "Gad2", name = "RNA", verbose = FALSE),
-        "`name` = \"RNA\" would overwrite the Assay \"RNA\" of `x`, which no earlier SpaLSTF run")
+        "`name` = \"RNA\" would overwrite the Assay \"RNA\" of `x`, which .* as SpaLSTF results")
     expect_identical(SeuratObject::Assays(so), "RNA")
     expect_identical(SeuratObject::Reductions(so), "pca")
 })
@@ -170,15 +175,18 @@ test_that("results never overwrite the user's data in a SingleCellExperiment", {
     sce$Mine_domain <- "mine"
     S4Vectors::metadata(sce)$notes <- "mine"
     run <- function(name) runDiffusionST(sce, nClusters = 4, name = name, verbose = FALSE)
-    expect_error(run("PCA"), paste0("`name` = \"PCA\" would overwrite reducedDim\\(x, \"PCA\"\\), ",
-        "which no earlier DiffusionST run wrote; pass another `name`"))
-    expect_error(run("Mine"), "would overwrite the colData column \"Mine_domain\"")
-    expect_error(run("notes"), "would overwrite metadata\\(x\\)\\$notes")
+    taken <- c(PCA = "reducedDim\\(x, \"PCA\"\\)", Mine = "the colData column \"Mine_domain\"",
+        notes = "metadata\\(x\\)\\$notes")
+    for (name in names(taken)) {
+        expect_error(run(name), paste0("`name` = \"", name, "\" would overwrite ", taken[[name]],
+            ", which metadata\\(x\\)\\$", name, " does not record as DiffusionST results; ",
+            "remove them or pass another `name`"))
+    }
     osm <- smallOsmFISH()
     st <- osm$spatial
     SingleCellExperiment::altExp(st, "Imputed") <- st[1:2, ]
     expect_error(runSpaLSTF(st, osm$reference, genes = "Gad2", name = "Imputed", verbose = FALSE),
-        "would overwrite altExp\\(x, \"Imputed\"\\), which no earlier SpaLSTF run wrote")
+        "would overwrite altExp\\(x, \"Imputed\"\\), which .* as SpaLSTF results")
 })
 
 test_that("librarySize is checked before any work: column, length, sign, and at least the counts", {
