@@ -309,9 +309,10 @@
 
 ## Where a run of `method` stores its results in a Seurat object, checked before any work: the
 ## assay `name` and, `withReduction`, the DimReduc `tolower(name)` and the meta.data column
-## "<name>_domain". The keys are `name` without "." and "_", then "_" (lower-cased for the assay). `name` must be a name Seurat keeps as
-## it is; results may replace only those of an earlier run of the method (`Misc(x, name)` says so),
-## never the user's data, and their keys must be free.
+## "<name>_domain". The keys are `name` without "." and "_", then "_" (lower-cased for the
+## assay). `name` must be a name Seurat keeps as it is; results may replace only those of an
+## earlier run of the method (`Misc(x, name)` says so), never the user's data, and their keys must
+## be free.
 .seuratResultSlots <- function(x, name, method, withReduction) {
     name <- .checkString(name, "name")
     if (!grepl("^[A-Za-z][A-Za-z0-9._]*$", name) || !identical(make.names(name), name)) {
@@ -348,6 +349,14 @@
             call. = FALSE)
     }
     slots
+}
+
+## A Seurat assay holding `values` (features x cells) in its data slot, with the key that
+## `.seuratResultSlots()` checked (Seurat would otherwise derive one from the assay's name).
+.resultAssay <- function(values, slots) {
+    assay <- suppressWarnings(SeuratObject::CreateAssayObject(data = values))
+    SeuratObject::Key(assay) <- slots$assayKey
+    assay
 }
 
 ## Where a run of `method` stores its results in a SingleCellExperiment, checked before any work:

@@ -200,8 +200,7 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
 
     enhanced <- res$enhanced
     enhanced[is.na(enhanced)] <- 0
-    newAssay <- suppressWarnings(SeuratObject::CreateAssayObject(data = enhanced))
-    SeuratObject::Key(newAssay) <- slots$assayKey
+    newAssay <- .resultAssay(enhanced, slots)
     colnames(res$embedding) <- paste0(slots$reductionKey, seq_len(ncol(res$embedding)))
     reduction <- SeuratObject::CreateDimReducObject(embeddings = res$embedding,
         key = slots$reductionKey, assay = assay)

@@ -99,9 +99,7 @@ setMethod("runSpaLSTF", c("ANY", "ANY"), function(x, reference, genes = NULL, as
     slots <- .seuratResultSlots(x, name, "SpaLSTF", withReduction = FALSE)
     res <- .imputeSpaLSTF(x, reference, genes, assay, referenceAssay, coords, sampleId, preset,
         device, seed, checkpoint, BPPARAM, verbose, list(...))
-    newAssay <- suppressWarnings(SeuratObject::CreateAssayObject(data = res$imputed))
-    SeuratObject::Key(newAssay) <- slots$assayKey
-    x[[slots$assay]] <- newAssay
+    x[[slots$assay]] <- .resultAssay(res$imputed, slots)
     SeuratObject::Misc(x, name) <- res$metadata
     x
 })
