@@ -30,7 +30,7 @@ import os
 import platform
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import anndata as ad
@@ -99,6 +99,32 @@ def unclustered_fast_run(adata: ad.AnnData, seed: int, n_clusters: int, threads:
     torch.set_num_threads(threads)  # re-applied per run: R's OpenMP (mclust via rpy2) can reset it
     return diffusionst_arrays(adata.X, np.asarray(adata.obsm["spatial"], dtype=float), n_clusters=n_clusters,
                               preset="fast", seed=seed, cluster=False, verbose=False, **settings)
+
+
+def probe_parser(description: str, mclust_seeds: int) -> argparse.ArgumentParser:
+    """Command-line options shared by the mclust probes: variant, slices, seeds, R seeds, K, threads, settings, output."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--variant", default="no_diffusion", choices=[v for v in ABLATIONS if v != "paper"])
+    parser.add_argument("--slices", nargs="+", default=["151676", "151673"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--mclust-seeds", type=int, default=mclust_seeds)
+    parser.add_argument("--n-clusters", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="DiffusionST setting on top of the variant (e.g. n_pcs=20); repeatable")
+    parser.add_argument("--out", type=Path, required=True)
+    return parser
+
+
+def seed_embeddings(slices: Iterable[str], seeds: Iterable[int], n_clusters: int, threads: int,
+                    **settings: object) -> Iterator[tuple[str, int, np.ndarray, pd.Series, np.ndarray]]:
+    """For each DLPFC slice and pipeline seed: ``(slice_id, seed, embedding, truth, coords)`` of :func:`unclustered_fast_run`."""
+    seeds = list(seeds)
+    for slice_id in slices:
+        adata = ad.read_h5ad(DATA / "dlpfc" / f"{slice_id}.h5ad")
+        truth, coords = adata.obs["layer_guess_reordered"], np.asarray(adata.obsm["spatial"], dtype=float)
+        for seed in seeds:
+            yield slice_id, seed, unclustered_fast_run(adata, seed, n_clusters, threads, **settings)["embedding"], truth, coords
 
 
 def scores_over_mclust_draws(embedding: np.ndarray, truth: pd.Series, coords: np.ndarray, n_clusters: int,

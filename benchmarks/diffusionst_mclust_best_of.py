@@ -17,16 +17,11 @@ Usage (from ``benchmarks/``, with the project's .venv)::
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
-import anndata as ad
-import numpy as np
 import pandas as pd
 
 from spatialdiffusion.cli import parse_setting
 
-from diffusionst_dlpfc import ABLATIONS, DATA, scores_over_mclust_draws, unclustered_fast_run
+from diffusionst_dlpfc import ABLATIONS, probe_parser, scores_over_mclust_draws, seed_embeddings
 
 
 def best_of_groups(fits: pd.DataFrame, group: int) -> pd.DataFrame:
@@ -38,32 +33,20 @@ def best_of_groups(fits: pd.DataFrame, group: int) -> pd.DataFrame:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variant", default="no_diffusion", choices=[v for v in ABLATIONS if v != "paper"])
-    parser.add_argument("--slices", nargs="+", default=["151676", "151673"])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--mclust-seeds", type=int, default=10)
+    parser = probe_parser(__doc__, mclust_seeds=10)
     parser.add_argument("--group", type=int, default=5, help="fits per group; the most likely one is kept")
-    parser.add_argument("--n-clusters", type=int, default=7)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="DiffusionST setting on top of the variant (e.g. n_pcs=20); repeatable")
-    parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     if args.mclust_seeds % args.group:
         parser.error("--mclust-seeds must be a multiple of --group")
     settings = {**ABLATIONS[args.variant], **dict(parse_setting(item) for item in args.set)}
     rows = []
-    for slice_id in args.slices:
-        adata = ad.read_h5ad(DATA / "dlpfc" / f"{slice_id}.h5ad")
-        truth, coords = adata.obs["layer_guess_reordered"], np.asarray(adata.obsm["spatial"], dtype=float)
-        for seed in args.seeds:
-            embedding = unclustered_fast_run(adata, seed, args.n_clusters, args.threads, **settings)["embedding"]
-            draws = scores_over_mclust_draws(embedding, truth, coords, args.n_clusters, range(args.mclust_seeds))
-            rows += [{"slice": slice_id, "variant": args.variant, "settings": " ".join(args.set), "seed": seed,
-                      "mclust_seed": draw["mclust_seed"], "loglik": draw["loglik"], "ari": draw["ari"]} for draw in draws]
-            pd.DataFrame(rows).to_csv(args.out, index=False)
-            print(best_of_groups(pd.DataFrame(rows), args.group).loc[(slice_id, seed)].round(3).to_dict(), flush=True)
+    for slice_id, seed, embedding, truth, coords in seed_embeddings(args.slices, args.seeds, args.n_clusters,
+                                                                    args.threads, **settings):
+        draws = scores_over_mclust_draws(embedding, truth, coords, args.n_clusters, range(args.mclust_seeds))
+        rows += [{"slice": slice_id, "variant": args.variant, "settings": " ".join(args.set), "seed": seed,
+                  "mclust_seed": draw["mclust_seed"], "loglik": draw["loglik"], "ari": draw["ari"]} for draw in draws]
+        pd.DataFrame(rows).to_csv(args.out, index=False)
+        print(best_of_groups(pd.DataFrame(rows), args.group).loc[(slice_id, seed)].round(3).to_dict(), flush=True)
     summary = best_of_groups(pd.DataFrame(rows), args.group)
     gain = summary.iloc[:, 1] - summary.iloc[:, 0]
     print(summary.round(3).to_string())

@@ -21,17 +21,12 @@ Usage (from ``benchmarks/``, with the project's .venv)::
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
-import anndata as ad
-import numpy as np
 import pandas as pd
 import rpy2.robjects as ro
 
 from spatialdiffusion.cli import parse_setting
 
-from diffusionst_dlpfc import ABLATIONS, DATA, scores_over_mclust_draws, unclustered_fast_run
+from diffusionst_dlpfc import ABLATIONS, probe_parser, scores_over_mclust_draws, seed_embeddings
 
 HC_USE = ("SVD", "VARS", "STD")
 
@@ -48,35 +43,23 @@ def summarise(rows: pd.DataFrame, reference: str) -> pd.DataFrame:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variant", default="no_diffusion", choices=[v for v in ABLATIONS if v != "paper"])
-    parser.add_argument("--slices", nargs="+", default=["151676", "151673"])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--mclust-seeds", type=int, default=5)
+    parser = probe_parser(__doc__, mclust_seeds=5)
     parser.add_argument("--hc-use", nargs="+", choices=HC_USE, default=["SVD", "VARS"],
                         help="values of mclust.options('hcUse'); the first is the reference of the paired differences")
-    parser.add_argument("--n-clusters", type=int, default=7)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="DiffusionST setting on top of the variant (e.g. n_pcs=20); repeatable")
-    parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     settings = {**ABLATIONS[args.variant], **dict(parse_setting(item) for item in args.set)}
     rows = []
-    for slice_id in args.slices:
-        adata = ad.read_h5ad(DATA / "dlpfc" / f"{slice_id}.h5ad")
-        truth, coords = adata.obs["layer_guess_reordered"], np.asarray(adata.obsm["spatial"], dtype=float)
-        for seed in args.seeds:
-            embedding = unclustered_fast_run(adata, seed, args.n_clusters, args.threads, **settings)["embedding"]
-            for hc_use in args.hc_use:
-                set_hc_use(hc_use)
-                draws = scores_over_mclust_draws(embedding, truth, coords, args.n_clusters, range(args.mclust_seeds))
-                rows += [{"slice": slice_id, "variant": args.variant, "settings": " ".join(args.set), "seed": seed,
-                          "hc_use": hc_use, "mclust_seed": draw["mclust_seed"], "loglik": draw["loglik"],
-                          "ari": draw["ari"]} for draw in draws]
-            set_hc_use(HC_USE[0])
-            pd.DataFrame(rows).to_csv(args.out, index=False)
-            print(summarise(pd.DataFrame(rows), args.hc_use[0]).loc[(slice_id, seed)].round(4).to_dict(), flush=True)
+    for slice_id, seed, embedding, truth, coords in seed_embeddings(args.slices, args.seeds, args.n_clusters,
+                                                                    args.threads, **settings):
+        for hc_use in args.hc_use:
+            set_hc_use(hc_use)
+            draws = scores_over_mclust_draws(embedding, truth, coords, args.n_clusters, range(args.mclust_seeds))
+            rows += [{"slice": slice_id, "variant": args.variant, "settings": " ".join(args.set), "seed": seed,
+                      "hc_use": hc_use, "mclust_seed": draw["mclust_seed"], "loglik": draw["loglik"],
+                      "ari": draw["ari"]} for draw in draws]
+        set_hc_use(HC_USE[0])
+        pd.DataFrame(rows).to_csv(args.out, index=False)
+        print(summarise(pd.DataFrame(rows), args.hc_use[0]).loc[(slice_id, seed)].round(4).to_dict(), flush=True)
     summary = summarise(pd.DataFrame(rows), args.hc_use[0])
     print(summary.round(3).to_string())
     for slice_id, table in summary.groupby(level="slice"):
