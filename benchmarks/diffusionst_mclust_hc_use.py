@@ -1,9 +1,10 @@
 """Does the space of mclust's initial hierarchical clustering change the expected ARI? Same embeddings.
 
 mclust starts EM from a model-based hierarchical clustering (hc) of up to 2000 random spots. By default
-(``mclust.options("hcUse")`` = ``"SVD"``) that hc runs on the data after a scaled SVD transformation: on
-principal-component scores this whitens them, so the tenth component weighs as much as the first in the
-starting partition. ``"VARS"`` runs the hc on the variables as given (PCA scores keep their variance
+(``mclust.options("hcUse")`` = ``"SVD"``) that hc runs on the data after a scaled SVD transformation (each
+column standardised, rotated onto its right singular vectors and divided by the square root of their singular
+values): principal-component scores are uncorrelated, so the tenth component then weighs about as much as the
+first in the starting partition. ``"VARS"`` runs the hc on the variables as given (PCA scores keep their variance
 ordering), ``"STD"`` on each variable divided by its SD. EM then fits the same EEE model from that start.
 
 For each slice and pipeline seed the script computes the embedding once (as ``diffusionst_mclust_spread.py``
@@ -15,7 +16,7 @@ setting and the paired difference of each against the first.
 Usage (from ``benchmarks/``, with the project's .venv)::
 
     ../.venv/bin/python diffusionst_mclust_hc_use.py --variant no_diffusion --slices 151676 \
-        --seeds 0 1 2 3 4 5 6 7 8 9 --mclust-seeds 5 --hc-use SVD VARS --threads 2 \
+        --seeds 0 1 2 3 4 5 6 7 8 9 --mclust-seeds 5 --hc-use SVD VARS STD --threads 2 \
         --out out/mclust_hc_use_no_diffusion_151676.csv
 """
 
@@ -57,7 +58,7 @@ def main() -> None:
             rows += [{"slice": slice_id, "variant": args.variant, "settings": " ".join(args.set), "seed": seed,
                       "hc_use": hc_use, "mclust_seed": draw["mclust_seed"], "loglik": draw["loglik"],
                       "ari": draw["ari"]} for draw in draws]
-        set_hc_use(HC_USE[0])
+        set_hc_use("SVD")  # mclust's default, for whatever runs next in this R session
         pd.DataFrame(rows).to_csv(args.out, index=False)
         print(summarise(pd.DataFrame(rows), args.hc_use[0]).loc[(slice_id, seed)].round(4).to_dict(), flush=True)
     summary = summarise(pd.DataFrame(rows), args.hc_use[0])
