@@ -81,7 +81,10 @@
 #' @param librarySize `NULL` (default), a column of `colData(x)` / `meta.data`, or one number per
 #'   spot: each spot's UMI total over the **whole transcriptome**, for data that hold only some
 #'   genes (e.g. spatialLIBD's `sum_umi`). DiffusionST normalises each spot by its library size over
-#'   all genes; without this, the totals over the genes present stand in for it.
+#'   all genes; without this, the totals over the genes present stand in for it. Without the
+#'   totals, the engine settings `library_share` (the genes' share of the whole transcriptome) and
+#'   `library_genes = "stable"` (sum over the genes present that vary least), passed through `...`,
+#'   bring that stand-in closer to them (see the engine's `DiffusionSTConfig`).
 #' @param refine Refine the mclust labels by a spatial majority vote (`TRUE`, as DiffusionST).
 #' @param refineNeighbors Neighbourhood size of the refinement (50 in DiffusionST).
 #' @param name Name under which results are stored (see Results).

@@ -18,7 +18,8 @@ Usage (from the repository root, with the project's .venv)::
 
 ``--whole-library`` normalises each spot by its whole-transcriptome UMI total (spatialLIBD's ``sum_umi``,
 in ``visium_<slice>/metadata.tsv``; the shared data hold it for 151673 only) instead of its total over the
-5000 genes of the file.
+5000 genes of the file. ``--set KEY=VALUE`` (repeatable) changes one DiffusionST setting on top of the variant,
+e.g. ``--set library_genes=stable --set library_share=0.2894``.
 
 Scoring: ARI against ``layer_guess_reordered`` with "NA" spots excluded. One CSV row per slice and seed.
 """
@@ -39,6 +40,7 @@ import pandas as pd
 import torch
 
 from spatialdiffusion._utils import seed_everything
+from spatialdiffusion.cli import parse_setting
 from spatialdiffusion.cluster import cluster_embedding, mclust_fit, refine_labels
 from spatialdiffusion.graph import propagation_matrix, spatial_adjacency
 from spatialdiffusion.methods.diffusionst import diffusionst_arrays
@@ -144,13 +146,16 @@ def scores_over_mclust_draws(embedding: np.ndarray, truth: pd.Series, coords: np
     return rows
 
 
-def run(slice_id: str, seed: int, variant: str, n_clusters: int, threads: int, whole_library: bool = False) -> dict:
+def run(slice_id: str, seed: int, variant: str, n_clusters: int, threads: int, whole_library: bool = False,
+        settings: dict | None = None) -> dict:
+    settings = settings or {}
     torch.set_num_threads(threads)  # re-applied per run: R's OpenMP (mclust via rpy2) can reset it
     adata = ad.read_h5ad(DATA / "dlpfc" / f"{slice_id}.h5ad")
     truth = adata.obs["layer_guess_reordered"]
     load = os.getloadavg()[0]
     row = {"slice": slice_id, "seed": seed, "variant": variant, "threads": torch.get_num_threads(),
-           "library_size": "sum_umi" if whole_library else "file genes"}
+           "library_size": "sum_umi" if whole_library else "file genes",
+           "settings": " ".join(f"{key}={value}" for key, value in settings.items())}
     if variant == "baseline":
         labels, timings = graph_smoothing_baseline(adata, n_clusters, seed)
     elif variant == "published":
@@ -161,7 +166,8 @@ def run(slice_id: str, seed: int, variant: str, n_clusters: int, threads: int, w
         preset = "paper" if variant == "paper" else "fast"
         library = whole_transcriptome_library(slice_id, adata.obs_names) if whole_library else None
         result = diffusionst_arrays(adata.X, adata.obsm["spatial"], n_clusters=n_clusters, preset=preset, seed=seed,
-                                    verbose=False, cluster_method="mclust", library_size=library, **ABLATIONS[variant])
+                                    verbose=False, cluster_method="mclust", library_size=library,
+                                    **{**ABLATIONS[variant], **settings})
         labels, timings = result["domains"], result["timings"]
         row["ari_unrefined"] = clustering_scores(truth, result["domains_unrefined"])["ari"]
     scores = clustering_scores(truth, labels)
@@ -180,16 +186,19 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (use 1 on an oversubscribed machine)")
     parser.add_argument("--whole-library", action="store_true",
                         help="normalise by each spot's whole-transcriptome UMI total (sum_umi; 151673 only)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="DiffusionST setting on top of the variant (e.g. library_share=0.2894); repeatable")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    if args.whole_library and args.variant in ("baseline", "published"):
-        parser.error("--whole-library applies to DiffusionST variants")
+    if (args.whole_library or args.set) and args.variant in ("baseline", "published"):
+        parser.error("--whole-library and --set apply to DiffusionST variants")
+    settings = dict(parse_setting(item) for item in args.set)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     rows = []
     seeds = [0] if args.variant == "published" else args.seeds
     for slice_id in args.slices:
         for seed in seeds:
-            rows.append(run(slice_id, seed, args.variant, args.n_clusters, args.threads, args.whole_library))
+            rows.append(run(slice_id, seed, args.variant, args.n_clusters, args.threads, args.whole_library, settings))
             print(pd.DataFrame([rows[-1]]).round(3).to_string(index=False), flush=True)
             pd.DataFrame(rows).to_csv(args.out, index=False)
     table = pd.DataFrame(rows)

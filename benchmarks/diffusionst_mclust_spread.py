@@ -14,6 +14,10 @@ Usage (from the repository root)::
 
     .venv/bin/python benchmarks/diffusionst_mclust_spread.py --variant fast --slices 151676 151673 \
         --seeds 0 1 2 --mclust-seeds 10 --threads 1 --out benchmarks/out/mclust_spread_fast.csv
+    .venv/bin/python benchmarks/diffusionst_mclust_spread.py --variant no_diffusion --library-scale 3.456 \
+        --slices 151673 --seeds 0 1 2 3 4 --mclust-seeds 5 --threads 1 --out benchmarks/out/mclust_spread_...csv
+
+``--whole-library`` (151673 only), ``--library-scale F`` and ``--stable-library`` change the library size each spot is normalised by.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import pandas as pd
 import torch
 
 from spatialdiffusion.cli import parse_setting
+from spatialdiffusion.preprocess import check_counts, stable_gene_library
 
 from diffusionst_dlpfc import (ABLATIONS, DATA, graph_smoothing_embedding, scores_over_mclust_draws, unclustered_fast_run,
                                whole_transcriptome_library)
@@ -49,18 +54,36 @@ def main() -> None:
                         help="DiffusionST setting on top of the variant (e.g. gcn_epochs=10); repeatable")
     parser.add_argument("--whole-library", action="store_true",
                         help="normalise by each spot's whole-transcriptome UMI total (sum_umi; 151673 only)")
+    parser.add_argument("--stable-library", action="store_true",
+                        help="normalise by each spot's total over the file's stable genes (the engine's "
+                             "spatialdiffusion.preprocess.stable_gene_library) instead of its total over all of them")
+    parser.add_argument("--library-scale", type=float, metavar="F",
+                        help="multiply the library (over the file's genes, or over its stable genes) by F: an estimate "
+                             "of the whole-transcriptome total when the file's genes carry 1/F of it")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    if (args.set or args.whole_library) and args.variant == "baseline":
-        parser.error("--set and --whole-library apply to DiffusionST variants, not to the training-free baseline")
+    if (args.set or args.whole_library or args.library_scale or args.stable_library) and args.variant == "baseline":
+        parser.error("--set and the library options apply to DiffusionST variants, not to the training-free baseline")
+    if args.whole_library and (args.library_scale or args.stable_library):
+        parser.error("--whole-library takes the library from sum_umi; it combines with neither --stable-library nor --library-scale")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     settings = {**ABLATIONS.get(args.variant, {}), **dict(parse_setting(item) for item in args.set)}
-    settings_label = " ".join(args.set + (["library_size=sum_umi"] if args.whole_library else []))
+    library_total = "stable_gene_total" if args.stable_library else "file_total"
+    library_label = (["library_size=sum_umi"] if args.whole_library
+                     else [f"library_size={args.library_scale or 1:g}*{library_total}"]
+                     if args.library_scale or args.stable_library else [])
+    settings_label = " ".join(args.set + library_label)
     rows = []
     for slice_id in args.slices:
         adata = ad.read_h5ad(DATA / "dlpfc" / f"{slice_id}.h5ad")
         truth, coords = adata.obs["layer_guess_reordered"], np.asarray(adata.obsm["spatial"], dtype=float)
-        library = whole_transcriptome_library(slice_id, adata.obs_names) if args.whole_library else None
+        if args.whole_library:
+            library = whole_transcriptome_library(slice_id, adata.obs_names)
+        elif args.library_scale or args.stable_library:
+            total = stable_gene_library(check_counts(adata.X)) if args.stable_library else np.asarray(adata.X.sum(axis=1), dtype=float).ravel()
+            library = (args.library_scale or 1.0) * total
+        else:
+            library = None
         for seed in args.seeds:
             if args.variant == "baseline":
                 torch.set_num_threads(args.threads)

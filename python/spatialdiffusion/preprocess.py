@@ -143,6 +143,47 @@ def check_library_size(library_size: object, counts: sp.csr_matrix, name: str = 
     return arr
 
 
+def stable_gene_library(counts: sp.csr_matrix) -> np.ndarray:
+    """Library sizes from the input's most stable genes, for a matrix that holds only the most variable genes.
+
+    When the input keeps only the most variable genes (e.g. the shared DLPFC files' 5000), each spot's total over
+    them depends on the spot's domain as well as on its sequencing depth: marker genes are what such a selection
+    keeps, and their share of the whole transcriptome differs between domains. This estimate sums, per spot, only
+    the genes least tied to any domain: of the genes whose mean count exceeds the median gene mean, the half with
+    the lowest variance-to-mean ratio. The totals are then multiplied by one constant so that their median equals
+    the median total over all the input's genes, which keeps the normalised values on the scale the default
+    library gives. A spot none of whose stable genes is detected keeps its total over all genes.
+
+    Parameters
+    ----------
+    counts
+        Spots x genes raw counts (as returned by :func:`check_counts`).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 vector, one library size per spot (0 only for a spot with no counts at all).
+
+    Raises
+    ------
+    ValueError
+        If the stable genes are detected in fewer than half of the spots (too sparse an input for the estimate).
+    """
+    counts = sp.csr_matrix(counts, dtype=np.float64)
+    mean = np.asarray(counts.mean(axis=0)).ravel()
+    variance = np.asarray(counts.multiply(counts).mean(axis=0)).ravel() - mean**2
+    expressed = mean > np.median(mean)
+    ratio = variance / np.where(expressed, mean, 1.0)
+    stable = expressed & (ratio <= np.median(ratio[expressed])) if expressed.any() else expressed
+    library = np.asarray(counts[:, stable].sum(axis=1)).ravel()
+    if np.median(library) <= 0:
+        raise ValueError(f"`library_genes='stable'`: the {int(stable.sum())} stable genes are detected in fewer than half "
+                         "of the spots, too few to estimate library sizes; use `library_genes='all'`.")
+    totals = np.asarray(counts.sum(axis=1)).ravel()
+    scaled = library * (np.median(totals) / np.median(library))
+    return np.where(library > 0, scaled, totals)
+
+
 def select_hvg(counts: sp.csr_matrix, n_top_genes: int) -> np.ndarray:
     """Indices of the ``n_top_genes`` most variable genes by scanpy's ``seurat_v3`` flavour on raw counts.
 

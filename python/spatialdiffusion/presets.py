@@ -30,6 +30,18 @@ class DiffusionSTConfig:
     ----------
     n_top_genes
         Highly variable genes selected with seurat_v3 (4096 = a 64x64 image).
+    library_genes
+        Which genes' per-spot total is the library size when no whole-transcriptome totals are given:
+        ``"all"`` (every gene of the input: the reference, exact when the input is the whole transcriptome)
+        or ``"stable"`` (the expressed genes of lowest variance-to-mean ratio, rescaled; see
+        :func:`~spatialdiffusion.preprocess.stable_gene_library`), for an input that holds only the most
+        variable genes, whose total depends on the spot's domain.
+    library_share
+        The share of a spot's whole-transcriptome counts that the input's genes carry (1: the input is the
+        whole transcriptome). Library sizes computed from the input's genes are divided by it, so that the
+        normalisation to 1e4 counts per spot is made on the whole-transcriptome scale, as DiffusionST's is.
+        On DLPFC 151673 the shared file's 5000 genes carry a median 0.289 of spatialLIBD's ``sum_umi``.
+        Ignored when library sizes are supplied.
     n_neighbors
         Spatial k-NN graph degree before symmetrising (4).
     latent_dim
@@ -86,6 +98,8 @@ class DiffusionSTConfig:
     """
 
     n_top_genes: int = 4096
+    library_genes: str = "all"
+    library_share: float = 1.0
     n_neighbors: int = 4
     latent_dim: int = 64
     gcn_epochs: int = 500
@@ -120,14 +134,17 @@ class DiffusionSTConfig:
         coerce_field_types(self)
         for name, values in (("zinb_target", ("scaled", "counts")), ("gcn_init", ("xavier", "pca")),
                              ("zinb_heads_from", ("reconstruction", "latent")), ("diffusion", ("ddpm", "none")),
-                             ("image_scaling", ("range", "gene")),
+                             ("image_scaling", ("range", "gene")), ("library_genes", ("all", "stable")),
                              ("cluster_method", ("auto", "mclust", "gmm")), ("mclust_start", MCLUST_STARTS)):
             check_choice(self, name, values)
         check_at_least(self, ("n_top_genes",), MIN_GENES)  # fewer genes cannot be laid out as an image
         check_at_least(self, ("n_neighbors", "latent_dim", "gcn_epochs", "unet_channels", "diffusion_timesteps",
                               "batch_size", "sampling_steps", "n_candidates", "n_keep", "n_pcs"), 1)
         check_at_least(self, ("refine_neighbors", "train_epochs", "zinb_spots", "mse_weight", "zinb_weight"), 0)
-        check_at_least(self, ("gcn_lr", "diffusion_lr", "beta_start"), 0, strict=True)
+        check_at_least(self, ("gcn_lr", "diffusion_lr", "beta_start", "library_share"), 0, strict=True)
+        if self.library_share > 1:
+            raise ValueError("`library_share` is the input genes' share of the whole transcriptome, in (0, 1]; "
+                             f"got {self.library_share}.")
         if min(self.unet_mults) < 1:
             raise ValueError(f"`unet_mults` must hold positive integers, got {self.unet_mults}.")
         if self.unet_channels % 2 or self.unet_channels % unet_groups(self.unet_channels):

@@ -96,6 +96,9 @@ def test_presets_and_overrides_are_validated() -> None:
         ({"refine_neighbors": 2.5}, TypeError, "`refine_neighbors` must be an integer"),
         ({"beta_start": 0.03}, ValueError, "0 < `beta_start` < `beta_end` < 1"),
         ({"gcn_init": 1}, TypeError, "`gcn_init` must be a string"),
+        ({"library_genes": "hvg"}, ValueError, "`library_genes` must be one of \\('all', 'stable'\\)"),
+        ({"library_share": 0.0}, ValueError, "`library_share` must be positive"),
+        ({"library_share": 1.5}, ValueError, "`library_share` is the input genes' share of the whole transcriptome"),
     ]:
         with pytest.raises(error, match=message):
             diffusionst_config("fast", cpu, **bad)
@@ -155,6 +158,25 @@ def test_library_size_key_is_used_and_recorded(dlpfc_151673: ad.AnnData) -> None
     assert default.uns["diffusionst"]["params"]["library_size"] == "input genes"
     assert whole.uns["diffusionst"]["params"]["library_size"] == "supplied"
     assert whole.uns["diffusionst"]["params"]["library_size_key"] == "whole_total"
+
+
+def test_library_genes_and_share_set_the_library(dlpfc_151673: ad.AnnData) -> None:
+    tiny = dict(n_clusters=3, gcn_epochs=2, diffusion="none", n_top_genes=200, cluster_method="gmm", verbose=False)
+    adata = dlpfc_151673[:300].copy()
+    totals = np.asarray(adata.X.sum(axis=1)).ravel()
+    adata.obs["quadruple"] = totals * 4
+    shared = diffusionst(adata, copy=True, library_share=0.25, **tiny)
+    supplied = diffusionst(adata, copy=True, library_size_key="quadruple", **tiny)
+    np.testing.assert_array_equal(shared.obsm["X_diffusionst"], supplied.obsm["X_diffusionst"])
+    stable = diffusionst(adata, copy=True, library_genes="stable", **tiny)
+    default = diffusionst(adata, copy=True, **tiny)
+    assert not np.allclose(stable.obsm["X_diffusionst"], default.obsm["X_diffusionst"], atol=1e-3)
+    params = stable.uns["diffusionst"]["params"]
+    assert (params["library_size"], params["library_genes"], params["library_share"]) == ("stable input genes", "stable", 1.0)
+    # supplied totals win over both settings
+    both = diffusionst(adata, copy=True, library_size_key="quadruple", library_genes="stable", library_share=0.5, **tiny)
+    np.testing.assert_array_equal(both.obsm["X_diffusionst"], supplied.obsm["X_diffusionst"])
+    assert both.uns["diffusionst"]["params"]["library_size"] == "supplied"
 
 
 @pytest.mark.slow

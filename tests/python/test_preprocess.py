@@ -17,6 +17,7 @@ from spatialdiffusion.preprocess import (
     image_side,
     normalize_log_scale,
     select_hvg,
+    stable_gene_library,
     to_images,
 )
 
@@ -89,6 +90,39 @@ def test_library_size_replaces_the_totals_of_the_genes_given(dlpfc_151673, share
     assert not np.allclose(ours, normalize_log_scale(counts, genes), atol=1e-3)
     own = np.asarray(counts.sum(axis=1)).ravel()
     np.testing.assert_array_equal(normalize_log_scale(counts, genes, library_size=own), normalize_log_scale(counts, genes))
+
+
+def test_stable_gene_library_tracks_the_whole_transcriptome_with_less_layer_bias(dlpfc_151673, shared_file) -> None:
+    # The file's 5000 genes are the most variable ones: their share of spatialLIBD's whole-transcriptome total
+    # differs by layer. The stable genes' total, on the same scale, should depend on the layer less.
+    meta = pd.read_csv(shared_file("dlpfc/visium_151673/metadata.tsv"), sep="\t").set_index("barcode")
+    whole = np.log(meta["sum_umi"].reindex(dlpfc_151673.obs_names).to_numpy(dtype=float))
+    layer = dlpfc_151673.obs["layer_guess_reordered"].astype(str).to_numpy()
+    counts = check_counts(dlpfc_151673.X)
+    totals = np.asarray(counts.sum(axis=1)).ravel()
+    stable = stable_gene_library(counts)
+    assert stable.shape == totals.shape and np.all(stable > 0)
+    assert np.median(stable) == pytest.approx(np.median(totals))
+    assert not np.allclose(stable, totals, rtol=0.05)
+
+    def layer_spread(library: np.ndarray) -> float:
+        medians = pd.Series(np.log(library) - whole).groupby(layer).median()
+        return float(medians.max() - medians.min())
+
+    assert layer_spread(stable) < 0.6 * layer_spread(totals)  # 0.072 against 0.149
+    assert np.corrcoef(np.log(stable), whole)[0, 1] > 0.97
+
+
+def test_stable_gene_library_edge_cases() -> None:
+    rng = np.random.default_rng(0)
+    counts = rng.poisson(3.0, size=(40, 20)).astype(float)
+    counts[0, :] = 0  # a spot with no counts keeps 0
+    library = stable_gene_library(check_counts(counts))
+    assert library[0] == 0 and np.all(library[1:] > 0)
+    sparse = np.zeros((40, 20))
+    sparse[:3, :] = 1  # stable genes detected in 3 of 40 spots: no estimate
+    with pytest.raises(ValueError, match="detected in fewer than half of the spots.*library_genes='all'"):
+        stable_gene_library(check_counts(sparse))
 
 
 @pytest.mark.parametrize(

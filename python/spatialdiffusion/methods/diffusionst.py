@@ -17,8 +17,9 @@ from .._utils import StageTimer, check_flag, check_gene_list, check_key, check_p
 from ..cluster import cluster_embedding, refine_labels
 from ..graph import propagation_matrix, spatial_adjacency
 from ..io import check_key_added, counts_of, spatial_coordinates
-from ..presets import diffusionst_config
-from ..preprocess import check_coords, check_counts, check_library_size, image_side, normalize_log_scale, select_hvg
+from ..presets import DiffusionSTConfig, diffusionst_config
+from ..preprocess import (check_coords, check_counts, check_library_size, image_side, normalize_log_scale, select_hvg,
+                          stable_gene_library)
 from .diffusionst_stages import denoise_gcn, embed, enhance_diffusion, gcn_latent_dim, unet_downsampling
 
 
@@ -123,6 +124,21 @@ def diffusionst_arrays(
 
 
 @restores_global_rng
+def _library_sizes(mat: sp.csr_matrix, supplied: np.ndarray | None, config: DiffusionSTConfig) -> tuple[np.ndarray | None, str]:
+    """The library sizes to normalise by (``None``: the totals over the input's genes) and their source, for ``params``.
+
+    Supplied totals win; otherwise the totals over all or over the stable input genes (``config.library_genes``),
+    divided by the input genes' share of the whole transcriptome (``config.library_share``).
+    """
+    if supplied is not None:
+        return supplied, "supplied"
+    source = "stable input genes" if config.library_genes == "stable" else "input genes"
+    if config.library_genes == "all" and config.library_share == 1:
+        return None, source
+    totals = stable_gene_library(mat) if config.library_genes == "stable" else np.asarray(mat.sum(axis=1)).ravel()
+    return totals / config.library_share, source
+
+
 def _run(
     mat: sp.csr_matrix,
     xy: np.ndarray,
@@ -152,6 +168,7 @@ def _run(
         raise ValueError(f"DiffusionST needs more spots than `n_neighbors` ({config.n_neighbors}), got {n_spots}; "
                          "run it on a whole sample.")
     with timer("preprocess"):
+        library, library_source = _library_sizes(mat, library, config)
         hvg = select_hvg(mat, config.n_top_genes)
         features = normalize_log_scale(mat, hvg, library_size=library)
     with timer("graph"):
@@ -183,7 +200,7 @@ def _run(
     result.update(
         params={"method": "DiffusionST", "preset": preset_name, "n_clusters": n_clusters, "seed": seed, "device": str(dev),
                 "n_spots": n_spots, "n_genes_input": n_genes, "n_genes_selected": int(hvg.size),
-                "library_size": "input genes" if library is None else "supplied",
+                "library_size": library_source,
                 **config.to_dict(), "n_pcs": embedding.shape[1], "latent_dim": gcn_latent_dim(config, n_spots, int(hvg.size))},
         timings={**timer.seconds, "total": timer.total},
         stats=stats,
