@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import warnings
 
 import anndata as ad
@@ -158,6 +159,25 @@ def test_library_size_key_is_used_and_recorded(dlpfc_151673: ad.AnnData) -> None
     assert default.uns["diffusionst"]["params"]["library_size"] == "input genes"
     assert whole.uns["diffusionst"]["params"]["library_size"] == "supplied"
     assert whole.uns["diffusionst"]["params"]["library_size_key"] == "whole_total"
+
+
+def test_callers_random_streams_are_left_as_they_were(dlpfc_151673: ad.AnnData) -> None:
+    adata = dlpfc_151673[:300]
+
+    def draws() -> tuple[float, float, float]:
+        return random.random(), float(np.random.rand()), float(torch.rand(1))
+
+    def reseed() -> None:
+        random.seed(11)
+        np.random.seed(11)
+        torch.manual_seed(11)
+
+    reseed()
+    expected = draws()
+    reseed()
+    diffusionst_arrays(adata.X, adata.obsm["spatial"], n_clusters=3, seed=5, gcn_epochs=2, diffusion="none",
+                       n_top_genes=200, cluster_method="gmm", verbose=False)
+    assert draws() == expected
 
 
 def test_library_genes_and_share_set_the_library(dlpfc_151673: ad.AnnData) -> None:

@@ -123,7 +123,6 @@ def diffusionst_arrays(
                 verbose=verbose, overrides=overrides)
 
 
-@restores_global_rng
 def _library_sizes(mat: sp.csr_matrix, supplied: np.ndarray | None, config: DiffusionSTConfig) -> tuple[np.ndarray | None, str]:
     """The library sizes to normalise by (``None``: the totals over the input's genes) and their source, for ``params``.
 
@@ -139,6 +138,7 @@ def _library_sizes(mat: sp.csr_matrix, supplied: np.ndarray | None, config: Diff
     return totals / config.library_share, source
 
 
+@restores_global_rng
 def _run(
     mat: sp.csr_matrix,
     xy: np.ndarray,
