@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export SPATIALDIFFUSION_PYTHON := $(CURDIR)/$(PY)
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: setup demo test test-python test-r clean
+.PHONY: setup demo test test-python test-r test-install r-build clean
 
 setup:
 	@bash scripts/setup.sh
@@ -14,7 +14,7 @@ setup:
 demo: setup
 	$(PY) -m spatialdiffusion.cli demo --out-dir demo_out
 
-test: setup test-python test-r
+test: setup test-python test-r test-install
 
 test-python: setup
 	SPATIALDIFFUSION_REQUIRE_DATA=true $(PY) -m pytest -q tests/python
@@ -22,5 +22,14 @@ test-python: setup
 test-r: setup
 	bash scripts/r_check.sh
 
+# The newcomer path: the tarball and `pip install .` installed outside the repository, then both methods.
+test-install: setup
+	bash scripts/newcomer_check.sh
+
+# The R source tarball that users install; it carries the engine (scripts/bundle_engine.py).
+r-build: setup
+	$(PY) scripts/bundle_engine.py
+	mkdir -p out && cd out && R CMD build --no-resave-data $(CURDIR)
+
 clean:
-	rm -rf .setup demo_out *.Rcheck SpatialDiffusion_*.tar.gz
+	rm -rf .setup demo_out out inst/python *.Rcheck SpatialDiffusion_*.tar.gz

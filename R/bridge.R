@@ -30,21 +30,16 @@
     invisible()
 }
 
-.pythonExecutable <- function(dir) {
-    cand <- file.path(dir, c(".venv/bin/python", ".venv/Scripts/python.exe"))
-    cand <- cand[file.exists(cand)]
-    if (length(cand)) cand[[1L]] else NA_character_
-}
-
 #' Which Python interpreter SpatialDiffusion uses
 #'
-#' SpatialDiffusion runs its models in the Python engine `spatialdiffusion` (PyTorch). This
-#' function says which Python interpreter will be used, and why. The first match wins:
+#' SpatialDiffusion runs its models in the Python engine `spatialdiffusion` (PyTorch), which
+#' [installSpatialDiffusion()] puts into a virtualenv. This function says which Python interpreter
+#' will be used, and why. The first match wins:
 #' 1. the R option `SpatialDiffusion.python` (e.g. `options(SpatialDiffusion.python = "/path/to/python")`);
 #' 2. the environment variable `SPATIALDIFFUSION_PYTHON`;
-#' 3. a project virtualenv `.venv/` in the working directory or one of its parents
-#'    (the layout of the SpatialDiffusion source repository after `make setup`);
-#' 4. the virtualenv created by [installSpatialDiffusion()] (default name `r-spatialdiffusion`).
+#' 3. the virtualenv that [installSpatialDiffusion()] installed last (it records the interpreter's
+#'    path in the folder `tools::R_user_dir("SpatialDiffusion", "config")`);
+#' 4. the virtualenv `r-spatialdiffusion` in reticulate's virtualenv folder.
 #'
 #' R can host only one Python per session: once Python has started (by this package or any other
 #' reticulate user), that interpreter is used and the settings above no longer matter.
@@ -66,41 +61,55 @@ spatialDiffusionPython <- function() {
 
 ## The discovery rules of spatialDiffusionPython(), ignoring a Python that already runs.
 .discoverPython <- function() {
+    found <- function(python, source) {
+        list(python = path.expand(python), source = source, initialized = FALSE)
+    }
     opt <- getOption("SpatialDiffusion.python")
     if (!is.null(opt) && nzchar(opt)) {
-        return(list(python = path.expand(opt), source = "option SpatialDiffusion.python",
-            initialized = FALSE))
+        return(found(opt, "option SpatialDiffusion.python"))
     }
     env <- Sys.getenv("SPATIALDIFFUSION_PYTHON", "")
     if (nzchar(env)) {
-        return(list(python = path.expand(env), source = "environment variable SPATIALDIFFUSION_PYTHON",
-            initialized = FALSE))
+        return(found(env, "environment variable SPATIALDIFFUSION_PYTHON"))
     }
-    dir <- .findUpwards(function(dir) !is.na(.pythonExecutable(dir)))
-    if (!is.null(dir)) {
-        return(list(python = .pythonExecutable(dir), source = paste0("project virtualenv ",
-            file.path(dir, ".venv")), initialized = FALSE))
+    recorded <- .recordedPython()
+    if (!is.na(recorded)) {
+        return(found(recorded, paste0("installed by installSpatialDiffusion() (recorded in ",
+            .recordFile(), ")")))
     }
     envname <- .defaultEnvname()
     if (isTRUE(tryCatch(reticulate::virtualenv_exists(envname), error = function(e) FALSE))) {
-        return(list(python = reticulate::virtualenv_python(envname),
-            source = paste0("virtualenv '", envname, "' (installSpatialDiffusion())"),
-            initialized = FALSE))
+        return(found(reticulate::virtualenv_python(envname),
+            paste0("virtualenv '", envname, "' (installSpatialDiffusion())")))
     }
     list(python = NA_character_, source = "none found", initialized = FALSE)
 }
 
 .defaultEnvname <- function() "r-spatialdiffusion"
 
-## The working directory or the nearest of its parents for which `test(dir)` is TRUE; NULL if none.
-.findUpwards <- function(test) {
-    dir <- normalizePath(getwd(), mustWork = FALSE)
-    repeat {
-        if (test(dir)) return(dir)
-        parent <- dirname(dir)
-        if (identical(parent, dir)) return(NULL)
-        dir <- parent
+## Where installSpatialDiffusion() records the interpreter it installed (one line, its path).
+.recordFile <- function() file.path(tools::R_user_dir("SpatialDiffusion", "config"), "python")
+
+## The recorded interpreter, or NA when none is recorded or it no longer exists.
+.recordedPython <- function() {
+    file <- .recordFile()
+    if (!file.exists(file)) return(NA_character_)
+    python <- trimws(readLines(file, n = 1L, warn = FALSE))
+    if (length(python) != 1L || !nzchar(python) || !file.exists(python)) return(NA_character_)
+    python
+}
+
+## Record `python` for later sessions; the file is replaced whole, never left half-written.
+.recordPython <- function(python) {
+    file <- .recordFile()
+    dir.create(dirname(file), recursive = TRUE, showWarnings = FALSE)
+    tmp <- tempfile("python", tmpdir = dirname(file))
+    writeLines(normalizePath(python, mustWork = TRUE), tmp)
+    if (!file.rename(tmp, file)) {
+        unlink(tmp)
+        stop("Could not record the engine's Python in ", file, ".", call. = FALSE)
     }
+    invisible(file)
 }
 
 .pythonProblem <- function(what) {
@@ -110,13 +119,22 @@ spatialDiffusionPython <- function() {
         "  Python used: ", if (is.na(found$python)) "none" else found$python,
         " (", found$source, ")\n",
         "To fix it, do ONE of:\n",
-        "  * run SpatialDiffusion::installSpatialDiffusion() once (creates the virtualenv '",
-        .defaultEnvname(), "' with the engine), then restart R;\n",
-        "  * or point to a Python that has the engine installed (numpy < 2):\n",
-        "      Sys.setenv(SPATIALDIFFUSION_PYTHON = \"/path/to/.venv/bin/python\")  # before using the package,\n",
-        "      or options(SpatialDiffusion.python = \"/path/to/python\"), then restart R.\n",
-        "  (In the source repository, 'make setup' creates .venv/ with the engine.)"
+        "  * run SpatialDiffusion::installSpatialDiffusion() once (it installs the engine that ships ",
+        "with this package into a virtualenv), then restart R;\n",
+        "  * or point to a Python that has the engine of SpatialDiffusion ", .packageVersionString(),
+        " installed (numpy < 2), then restart R:\n",
+        "      Sys.setenv(SPATIALDIFFUSION_PYTHON = \"/path/to/venv/bin/python\")  # before using the package,\n",
+        "      or options(SpatialDiffusion.python = \"/path/to/python\")."
     )
+}
+
+.packageVersionString <- function() as.character(utils::packageVersion("SpatialDiffusion"))
+
+## NULL when the engine's version equals the R package's, else the problem in words.
+.engineVersionProblem <- function(engineVersion, packageVersion = .packageVersionString()) {
+    if (identical(as.character(engineVersion), packageVersion)) return(NULL)
+    paste0("the engine in this Python is version ", engineVersion, ", but this R package is version ",
+        packageVersion, " and needs the engine of the same version.")
 }
 
 ## Point reticulate at the interpreter chosen by spatialDiffusionPython(), unless Python is running.
@@ -149,7 +167,7 @@ spatialDiffusionPython <- function() {
                 paste0("numpy ", np$`__version__`, " is installed; reticulate ",
                     utils::packageVersion("reticulate"), " needs numpy < 2.")
             } else {
-                NULL
+                .engineVersionProblem(reticulate::import("spatialdiffusion")$`__version__`)
             }
         }
     }, error = function(e) conditionMessage(e))
@@ -169,8 +187,8 @@ spatialDiffusionPython <- function() {
 #' Is the Python engine available?
 #'
 #' Checks, without an error, that a Python interpreter can be found (see
-#' [spatialDiffusionPython()]), that it has the `spatialdiffusion` engine and a numpy that
-#' reticulate can convert. This starts Python in the R session when it is not running yet.
+#' [spatialDiffusionPython()]), that it has the `spatialdiffusion` engine of this package's
+#' version and a numpy that reticulate can convert. This starts Python in the R session when it is not running yet.
 #' Use it to guard code that needs the engine, as the examples in this package do.
 #'
 #' @return `TRUE` or `FALSE`; when `FALSE`, the attribute `"reason"` says what to do.

@@ -16,9 +16,8 @@ Usage (from the repository root, with the project's .venv)::
   scaled HVG matrix, PCA 20, mclust EEE, 50-NN refinement), computed with this package's own pieces;
 - ``published``: the DiffusionST authors' released labels (../shared/data/reference), scored the same way.
 
-``--whole-library`` normalises each spot by its whole-transcriptome UMI total (spatialLIBD's ``sum_umi``,
-in ``visium_<slice>/metadata.tsv``; the shared data hold it for 151673 only) instead of its total over the
-5000 genes of the file. ``--set KEY=VALUE`` (repeatable) changes one DiffusionST setting on top of the variant,
+``--whole-library`` normalises each spot by its whole-transcriptome UMI total (``obs['sum_umi']`` of the shared files)
+instead of its total over the 5000 genes of the file. ``--set KEY=VALUE`` (repeatable) changes one DiffusionST setting on top of the variant,
 e.g. ``--set library_genes=stable --set library_share=0.2894``.
 
 Scoring: ARI against ``layer_guess_reordered`` with "NA" spots excluded. One CSV row per slice and seed.
@@ -64,13 +63,13 @@ ABLATIONS = {
 
 
 def whole_transcriptome_library(slice_id: str, barcodes: pd.Index) -> np.ndarray:
-    """Each spot's UMI total over the whole transcriptome (spatialLIBD ``sum_umi``), in ``barcodes`` order."""
-    path = DATA / "dlpfc" / f"visium_{slice_id}" / "metadata.tsv"
-    if not path.exists():
-        raise SystemExit(f"--whole-library: {path} does not exist; the shared data hold sum_umi for 151673 only.")
-    library = pd.read_csv(path, sep="\t").set_index("barcode")["sum_umi"].reindex(barcodes)
+    """Each spot's UMI total over the whole transcriptome (``obs['sum_umi']`` of the slice's file), in ``barcodes`` order."""
+    obs = ad.read_h5ad(DATA / "dlpfc" / f"{slice_id}.h5ad", backed="r").obs
+    if "sum_umi" not in obs:
+        raise SystemExit(f"--whole-library: {slice_id}.h5ad has no obs['sum_umi'].")
+    library = obs["sum_umi"].reindex(barcodes)
     if library.isna().any():
-        raise SystemExit(f"--whole-library: {int(library.isna().sum())} spots of {slice_id} have no sum_umi in {path}.")
+        raise SystemExit(f"--whole-library: {int(library.isna().sum())} spots of {slice_id} have no sum_umi.")
     return library.to_numpy(dtype=float)
 
 
@@ -185,7 +184,7 @@ def main() -> None:
     parser.add_argument("--n-clusters", type=int, default=7)
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (use 1 on an oversubscribed machine)")
     parser.add_argument("--whole-library", action="store_true",
-                        help="normalise by each spot's whole-transcriptome UMI total (sum_umi; 151673 only)")
+                        help="normalise by each spot's whole-transcriptome UMI total (obs['sum_umi'])")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="DiffusionST setting on top of the variant (e.g. library_share=0.2894); repeatable")
     parser.add_argument("--out", type=Path, required=True)

@@ -17,7 +17,7 @@ Usage (from the repository root)::
     .venv/bin/python benchmarks/diffusionst_mclust_spread.py --variant no_diffusion --library-scale 3.456 \
         --slices 151673 --seeds 0 1 2 3 4 --mclust-seeds 5 --threads 1 --out benchmarks/out/mclust_spread_...csv
 
-``--whole-library`` (151673 only), ``--library-scale F`` and ``--stable-library`` change the library size each spot is
+``--whole-library`` (``obs['sum_umi']``), ``--library-scale F`` and ``--stable-library`` change the library size each spot is
 normalised by. The last two compute it here and pass it as ``library_size``. The engine's settings
 ``--set library_share=1/F`` and ``--set library_genes=stable`` compute the same estimate, but they divide by the share
 rather than multiply by F, so the bits differ. The expected ARI of seed 1 of 151673 (GCN alone) is 0.627 here and
@@ -57,7 +57,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="DiffusionST setting on top of the variant (e.g. gcn_epochs=10); repeatable")
     parser.add_argument("--whole-library", action="store_true",
-                        help="normalise by each spot's whole-transcriptome UMI total (sum_umi; 151673 only)")
+                        help="normalise by each spot's whole-transcriptome UMI total (obs['sum_umi'])")
     parser.add_argument("--stable-library", action="store_true",
                         help="normalise by each spot's total over the file's stable genes (the engine's "
                              "spatialdiffusion.preprocess.stable_gene_library) instead of its total over all of them")

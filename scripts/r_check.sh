@@ -2,7 +2,9 @@
 # Build and check the R package SpatialDiffusion (called by `make test`).
 #
 #   1. regenerate NAMESPACE/man with roxygen2 and fail if they differ from the committed files;
-#   2. R CMD build: builds (runs) both vignettes on inst/extdata with the real Python engine;
+#   2. scripts/bundle_engine.py copies the engine into inst/python (ignored by git), then R CMD build
+#      builds the tarball, which carries the engine, and runs the vignettes on inst/extdata with the
+#      real Python engine;
 #   3. R CMD check --no-manual on the tarball, with the tests and examples running the real engine
 #      (the vignettes are not re-run there: --no-build-vignettes --no-vignettes, they already ran
 #      in step 2 and running them twice would double the time):
@@ -51,6 +53,8 @@ fi
 VERSION=$(sed -n 's/^Version: *//p' DESCRIPTION)
 TARBALL="SpatialDiffusion_${VERSION}.tar.gz"
 START=$(date +%s)
+echo "[r_check] bundling the engine into inst/python (the tarball carries it)"
+"$PY" scripts/bundle_engine.py >/dev/null
 echo "[r_check] R CMD build (vignettes run the engine)"
 ( cd "$OUT" && rm -f "$TARBALL" && R CMD build --no-resave-data "$ROOT" ) > "$OUT/build.log" 2>&1 || {
   cat "$OUT/build.log" >&2; echo "[r_check] ERROR: R CMD build failed" >&2; exit 1; }

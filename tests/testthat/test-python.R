@@ -1,41 +1,91 @@
-test_that("Python discovery: option, then SPATIALDIFFUSION_PYTHON, then a project .venv", {
+## Run `code` with SpatialDiffusion's discovery settings unset and its user config folder empty.
+withCleanDiscovery <- function(code) {
     oldOpt <- options(SpatialDiffusion.python = NULL)
-    oldEnv <- Sys.getenv("SPATIALDIFFUSION_PYTHON", NA)
-    oldWd <- getwd()
+    oldEnv <- Sys.getenv(c("SPATIALDIFFUSION_PYTHON", "R_USER_CONFIG_DIR"), NA, names = TRUE)
+    config <- tempfile("config")
     on.exit({
         options(oldOpt)
-        if (is.na(oldEnv)) Sys.unsetenv("SPATIALDIFFUSION_PYTHON") else
-            Sys.setenv(SPATIALDIFFUSION_PYTHON = oldEnv)
-        setwd(oldWd)
+        for (name in names(oldEnv)) {
+            if (is.na(oldEnv[[name]])) Sys.unsetenv(name) else do.call(Sys.setenv, as.list(oldEnv[name]))
+        }
+        unlink(config, recursive = TRUE)
     })
-    Sys.setenv(SPATIALDIFFUSION_PYTHON = "/nonexistent/python")
-    found <- SpatialDiffusion:::.discoverPython()
-    expect_identical(found$python, "/nonexistent/python")
-    expect_match(found$source, "SPATIALDIFFUSION_PYTHON")
-    options(SpatialDiffusion.python = "/other/python")
-    expect_match(SpatialDiffusion:::.discoverPython()$source, "option")
-    options(SpatialDiffusion.python = NULL)
     Sys.unsetenv("SPATIALDIFFUSION_PYTHON")
-    proj <- tempfile("proj")
-    dir.create(file.path(proj, ".venv", "bin"), recursive = TRUE)
-    dir.create(file.path(proj, "sub"))
-    file.create(file.path(proj, ".venv", "bin", "python"))
-    setwd(file.path(proj, "sub"))
-    found <- SpatialDiffusion:::.discoverPython()
-    expect_identical(normalizePath(found$python), normalizePath(file.path(proj, ".venv/bin/python")))
-    expect_match(found$source, "project virtualenv")
-    unlink(proj, recursive = TRUE)
+    Sys.setenv(R_USER_CONFIG_DIR = config)
+    force(code)
+}
+
+test_that("Python discovery: option, then SPATIALDIFFUSION_PYTHON, then the recorded install", {
+    withCleanDiscovery({
+        ## what installSpatialDiffusion() records is found in a later session
+        python <- tempfile("python")
+        file.create(python)
+        SpatialDiffusion:::.recordPython(python)
+        found <- SpatialDiffusion:::.discoverPython()
+        expect_identical(found$python, normalizePath(python))
+        expect_match(found$source, "installed by installSpatialDiffusion")
+        ## a recorded interpreter that was deleted since is not used
+        unlink(python)
+        expect_false(identical(SpatialDiffusion:::.discoverPython()$python, normalizePath(python,
+            mustWork = FALSE)))
+        Sys.setenv(SPATIALDIFFUSION_PYTHON = "/nonexistent/python")
+        found <- SpatialDiffusion:::.discoverPython()
+        expect_identical(found$python, "/nonexistent/python")
+        expect_match(found$source, "SPATIALDIFFUSION_PYTHON")
+        options(SpatialDiffusion.python = "/other/python")
+        expect_match(SpatialDiffusion:::.discoverPython()$source, "option")
+    })
 })
 
-test_that("installSpatialDiffusion describes its steps", {
-    steps <- installSpatialDiffusion(envname = "sd-test", engine = "/src/engine", dryRun = TRUE)
+test_that("Python discovery never picks up a .venv from the working directory or its parents", {
+    withCleanDiscovery({
+        proj <- tempfile("proj")
+        dir.create(file.path(proj, ".venv", "bin"), recursive = TRUE)
+        dir.create(file.path(proj, "sub"))
+        file.create(file.path(proj, ".venv", "bin", "python"))
+        oldWd <- setwd(file.path(proj, "sub"))
+        on.exit({ setwd(oldWd); unlink(proj, recursive = TRUE) })
+        found <- SpatialDiffusion:::.discoverPython()
+        expect_false(grepl(proj, found$python, fixed = TRUE))
+        expect_false(grepl("project", found$source, fixed = TRUE))
+    })
+})
+
+test_that("the installed package carries its engine, of its own version", {
+    engine <- SpatialDiffusion:::.bundledEngine()
+    expect_true(file.exists(file.path(engine, "spatialdiffusion", "__init__.py")))
+    expect_true(file.exists(file.path(engine, "spatialdiffusion", "methods", "diffusionst.py")))
+    pyproject <- readLines(file.path(engine, "pyproject.toml"))
+    version <- sub('^version = "(.*)"$', "\\1", grep("^version = ", pyproject, value = TRUE))
+    expect_identical(version, as.character(utils::packageVersion("SpatialDiffusion")))
+})
+
+test_that("installSpatialDiffusion describes its steps and installs the bundled engine by default", {
+    steps <- installSpatialDiffusion(envname = "sd-test", dryRun = TRUE)
     expect_identical(steps$envname, "sd-test")
     expect_identical(steps$packages$torch, "torch==2.13.0")
+    expect_identical(steps$packages$engine[[1]], SpatialDiffusion:::.bundledEngine())
     expect_true("numpy<2" %in% steps$packages$engine)
+    ## a development checkout is named explicitly and must hold a pyproject.toml
+    checkout <- tempfile("checkout")
+    dir.create(checkout)
+    expect_error(installSpatialDiffusion(engine = checkout, dryRun = TRUE), "has no pyproject.toml")
+    file.create(file.path(checkout, "pyproject.toml"))
+    expect_identical(installSpatialDiffusion(engine = checkout, dryRun = TRUE)$packages$engine[[1]],
+        normalizePath(checkout))
+    unlink(checkout, recursive = TRUE)
     ## a mistyped switch or name stops before anything is installed
     expect_error(installSpatialDiffusion(dryRun = "yes"), "`dryRun` must be TRUE or FALSE")
     expect_error(installSpatialDiffusion(envname = 1, dryRun = TRUE), "`envname` must be a single")
     expect_error(installSpatialDiffusion(torch = NA, dryRun = TRUE), "`torch` must be a single")
+})
+
+test_that("an engine of another version is refused with what to run", {
+    expect_null(SpatialDiffusion:::.engineVersionProblem("0.99.0", "0.99.0"))
+    msg <- SpatialDiffusion:::.engineVersionProblem("0.98.1", "0.99.0")
+    expect_match(msg, "version 0.98.1")
+    expect_match(msg, "version 0.99.0")
+    expect_match(SpatialDiffusion:::.pythonProblem(msg), "installSpatialDiffusion\\(\\)")
 })
 
 test_that("the problem message says what to run", {
