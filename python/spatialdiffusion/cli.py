@@ -89,6 +89,11 @@ def _run_options() -> argparse.ArgumentParser:
     return parent
 
 
+def _add_bin_size(parser: argparse.ArgumentParser, role: str) -> None:
+    """The ``--bin-size`` option of a subcommand whose ``role`` input may be a Space Ranger folder."""
+    parser.add_argument("--bin-size", type=_positive_int, metavar="UM", help=f"when {role} is a Visium HD Space Ranger folder: the bin size in um to read from binned_outputs (e.g. 8 reads square_008um; default: 16 when present, else 8)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``spatialdiffusion`` argument parser with its four subcommands.
 
@@ -108,12 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = _run_options()
 
     dst = commands.add_parser("diffusionst", parents=[run], help="denoise, enhance and cluster spots into spatial domains", description="Run DiffusionST on an .h5ad file or a Space Ranger folder and write the AnnData with obs['diffusionst_domain'], obsm['X_diffusionst'] and uns['diffusionst'].")
-    dst.add_argument("input", type=Path, metavar="INPUT", help="an .h5ad file with raw counts in X and obsm['spatial'], or a Space Ranger output folder")
+    dst.add_argument("input", type=Path, metavar="INPUT", help="an .h5ad file with raw counts in X and obsm['spatial'], or a Space Ranger output folder (Visium, or Visium HD: see --bin-size)")
     dst.add_argument("--n-clusters", type=_positive_int, required=True, metavar="K", help="number of spatial domains (e.g. 7 for most DLPFC slices)")
     dst.add_argument("--out", type=Path, required=True, metavar="OUT.h5ad", help="where to write the result")
     dst.add_argument("--truth-key", metavar="COL", help="obs column with reference labels; prints ARI/NMI against it ('NA' excluded)")
     dst.add_argument("--plot", type=Path, metavar="FILE", help="also draw the domains (next to --truth-key if given), in the format its suffix names (.png, .pdf, .svg, .jpg, ...)")
     dst.add_argument("--library-size-key", metavar="COL", help="obs column with each spot's whole-transcriptome UMI total, for an INPUT that holds only some genes (default: the totals over the genes present)")
+    _add_bin_size(dst, "INPUT")
     dst.set_defaults(handler=_cmd_diffusionst)
 
     demo = commands.add_parser("demo", parents=[run], help="DiffusionST on the shipped DLPFC 151673 example, scored against the ground truth", description="Run DiffusionST on the shipped DLPFC 151673 example (K = 7), print ARI against layer_guess_reordered and the wall time, and write the result and a domains-vs-truth plot.")
@@ -126,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     spa.add_argument("--out", type=Path, required=True, metavar="OUT.h5ad", help="where to write the result")
     spa.add_argument("--genes", type=_gene_list, metavar="G1,G2,...", help="genes to impute (default: variable reference genes the spatial data lacks)")
     spa.add_argument("--checkpoint", type=Path, metavar="PATH", help="reuse the model saved there, or save the trained model there")
+    _add_bin_size(spa, "ST")
     spa.set_defaults(handler=_cmd_spalstf)
 
     ev = commands.add_parser("evaluate", parents=[run], help="k-fold evaluation of SpaLSTF on the genes both datasets share", description="The published SpaLSTF protocol: hide each fold of shared genes, impute it from the rest, and score SPCC, SSIM, RMSE, JS and clustering agreement.")
@@ -133,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("ref", type=Path, metavar="REF.h5ad", help="scRNA-seq reference (.h5ad)")
     ev.add_argument("--out", type=Path, required=True, metavar="METRICS.csv", help="per-gene metrics; the summary goes to METRICS_summary.csv")
     ev.add_argument("--n-folds", type=_positive_int, default=5, metavar="K", help="number of gene folds (default: 5)")
+    _add_bin_size(ev, "ST")
     ev.set_defaults(handler=_cmd_evaluate)
     return parser
 
@@ -142,21 +150,23 @@ def build_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _read_input(path: Path, role: str, *, allow_visium: bool = True) -> Any:
-    """Read an .h5ad file or (when allowed) a Space Ranger folder."""
+def _read_input(path: Path, role: str, *, allow_visium: bool = True, bin_size: int | None = None) -> Any:
+    """Read an .h5ad file or (when allowed) a Space Ranger folder; ``bin_size`` picks a Visium HD run's bins."""
     import anndata as ad
 
     from .io import read_visium
 
     if path.is_dir() and allow_visium:
-        return read_visium(path)
+        return read_visium(path, bin_size=bin_size)
+    if not path.exists():
+        raise FileNotFoundError(f"{role} {str(path)!r} does not exist.")
+    if bin_size is not None and allow_visium:
+        raise InputError(f"--bin-size chooses the bins of a Visium HD Space Ranger folder, but {role} {str(path)!r} is a file.")
     if path.suffix.lower() == ".h5ad" and path.is_file():
         try:
             return ad.read_h5ad(path)
         except Exception as err:  # h5py, anndata and their I/O raise many kinds; all mean "not a readable AnnData"
             raise InputError(f"{role} {str(path)!r} could not be read as an AnnData .h5ad file ({type(err).__name__}: {err}).") from err
-    if not path.exists():
-        raise FileNotFoundError(f"{role} {str(path)!r} does not exist.")
     expected = "an .h5ad file or a Space Ranger folder" if allow_visium else "an .h5ad file"
     raise InputError(f"{role} {str(path)!r} is not {expected}.")
 
@@ -219,7 +229,7 @@ def _cmd_diffusionst(args: argparse.Namespace) -> None:
     _check_output(args.out, (".h5ad",), "--out")
     if args.plot is not None:
         _check_output(args.plot, _plot_suffixes(), "--plot")
-    adata = _read_input(args.input, "INPUT")
+    adata = _read_input(args.input, "INPUT", bin_size=args.bin_size)
     for option, key in (("--truth-key", args.truth_key), ("--library-size-key", args.library_size_key)):
         if key is not None and key not in adata.obs:
             raise InputError(f"{option} {key!r} is not a column of obs; available: {list(adata.obs.columns)}.")
@@ -259,7 +269,7 @@ def _cmd_spalstf(args: argparse.Namespace) -> None:
     from .methods.spalstf import spalstf
 
     _check_output(args.out, (".h5ad",), "--out")
-    adata_st = _read_input(args.st, "ST")
+    adata_st = _read_input(args.st, "ST", bin_size=args.bin_size)
     adata_ref = _read_input(args.ref, "REF", allow_visium=False)
     checkpoint = str(args.checkpoint) if args.checkpoint is not None else None
     start = time.perf_counter()
@@ -274,7 +284,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     from .methods.spalstf import evaluate_spalstf
 
     _check_output(args.out, (".csv",), "--out")
-    adata_st = _read_input(args.st, "ST")
+    adata_st = _read_input(args.st, "ST", bin_size=args.bin_size)
     adata_ref = _read_input(args.ref, "REF", allow_visium=False)
     per_gene, summary = evaluate_spalstf(adata_st, adata_ref, args.n_folds, **_run_kwargs(args))
     summary_path = args.out.with_name(f"{args.out.stem}_summary.csv")

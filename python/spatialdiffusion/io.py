@@ -2,8 +2,9 @@
 
 Three entry points:
 
-- :func:`read_visium` turns a 10x Space Ranger output folder into an AnnData with raw counts in ``X``
-  and spot positions in ``obsm['spatial']`` (``[pxl_col, pxl_row]``, the scanpy convention).
+- :func:`read_visium` turns a 10x Space Ranger output folder (Visium spots, or one bin size of a Visium HD
+  run) into an AnnData with raw counts in ``X`` and spot or bin positions in ``obsm['spatial']``
+  (``[pxl_col, pxl_row]``, the scanpy convention).
 - :func:`add_annotation` copies one column of a per-barcode table (e.g. spatialLIBD ``metadata.tsv``)
   into ``obs``.
 - :func:`load_example` loads the small real datasets shipped in ``inst/extdata`` (one copy serves both
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import lzma
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -37,6 +39,17 @@ POSITION_COLUMNS = (
     "pxl_col_in_fullres",
 )
 """Columns of a Space Ranger tissue-positions file, in file order."""
+
+POSITION_FILES = ("tissue_positions.parquet", "tissue_positions.csv", "tissue_positions_list.csv")
+"""Tissue-positions files inside ``spatial/``, in the order they are looked for: Parquet (Visium HD), CSV with a
+header (Space Ranger >= 2.0) and the headerless CSV of older versions."""
+
+VISIUM_HD_BIN_FOLDER = re.compile(r"square_(\d{3})um")
+"""Name of a Visium HD bin folder inside ``binned_outputs`` (``square_008um`` holds the 8 um bins)."""
+
+VISIUM_HD_DEFAULT_BIN_SIZES = (16, 8)
+"""Bin sizes (um) :func:`read_visium` reads from a Visium HD run when ``bin_size`` is not given, in order of
+preference."""
 
 EXTDATA_ENV = "SPATIALDIFFUSION_EXTDATA"
 """Environment variable that points :func:`extdata_dir` at a copy of ``inst/extdata``."""
@@ -76,52 +89,85 @@ EXAMPLES: dict[str, dict[str, str]] = {
 # ---------------------------------------------------------------------------------------------------------
 
 
-def read_visium(path: str | os.PathLike, count_file: str | None = None, *, library_id: str | None = None) -> ad.AnnData:
-    """Read a 10x Visium Space Ranger output folder.
+def read_visium(
+    path: str | os.PathLike,
+    count_file: str | None = None,
+    *,
+    library_id: str | None = None,
+    bin_size: int | None = None,
+) -> ad.AnnData:
+    """Read a 10x Visium or Visium HD Space Ranger output folder.
 
     Parameters
     ----------
     path
-        The Space Ranger ``outs`` folder. It must hold the filtered feature-barcode matrix (10x HDF5,
-        ``*filtered_feature_bc_matrix.h5``) and a ``spatial/`` folder with the tissue positions
-        (``tissue_positions.csv`` with a header, Space Ranger >= 2.0, or the headerless
-        ``tissue_positions_list.csv`` of older versions) and ``scalefactors_json.json``.
+        One of:
+
+        - a Visium ``outs`` folder: the filtered feature-barcode matrix (10x HDF5,
+          ``*filtered_feature_bc_matrix.h5``) beside a ``spatial/`` folder with the tissue positions
+          (:data:`POSITION_FILES`: ``tissue_positions.parquet``, ``tissue_positions.csv`` with a header as
+          written by Space Ranger >= 2.0, or the headerless ``tissue_positions_list.csv`` of older versions)
+          and ``scalefactors_json.json``;
+        - a Visium HD ``outs`` folder, holding ``binned_outputs/square_002um``, ``square_008um``,
+          ``square_016um``, ... (each laid out as a Visium folder), or its ``binned_outputs`` folder: the
+          bins of size ``bin_size`` are read;
+        - one bin folder such as ``binned_outputs/square_008um``.
     count_file
-        File name of the count matrix inside ``path``. By default the single file matching
-        ``*filtered_feature_bc_matrix.h5`` is used.
+        File name of the count matrix inside the folder that is read (the bin folder for Visium HD). By
+        default the single file matching ``*filtered_feature_bc_matrix.h5`` is used.
     library_id
-        Key under ``uns['spatial']``. Defaults to the library id stored in the HDF5 file, else the
-        folder name.
+        Key under ``uns['spatial']``. Defaults to the library id stored in the HDF5 file, else the name of
+        the Space Ranger folder (for Visium HD, the folder that holds ``binned_outputs``).
+    bin_size
+        Visium HD only: the bin size in um, e.g. ``8`` reads ``binned_outputs/square_008um``. By default
+        16 um bins when the run has them, else 8 um. With a bin folder as ``path`` it must agree with the
+        folder's name.
 
     Returns
     -------
     anndata.AnnData
-        Spots x genes, raw counts in ``X`` (CSR float32), restricted to the in-tissue barcodes of the
-        matrix and kept in matrix order.
+        Spots (or bins) x genes, raw counts in ``X`` (CSR float32), restricted to the in-tissue barcodes of
+        the matrix and kept in matrix order.
 
         - ``var_names``: gene symbols made unique; ``var['gene_ids']``, ``var['feature_types']``,
           ``var['genome']``.
-        - ``obs['array_row', 'array_col', 'pxl_row_in_fullres', 'pxl_col_in_fullres']`` (int64).
-        - ``obsm['spatial']``: ``[pxl_col_in_fullres, pxl_row_in_fullres]`` as float64.
-        - ``uns['spatial'][library_id]``: ``scalefactors``, ``images`` (``lowres``/``hires`` when the PNG
-          files exist) and ``metadata`` (chemistry, software version), as scanpy lays it out.
+        - ``obs['array_row', 'array_col']`` (int64) and ``obs['pxl_row_in_fullres', 'pxl_col_in_fullres']``
+          (int64 when the file stores integers, as Visium does; float64 otherwise, as Visium HD does).
+        - ``obsm['spatial']``: ``[pxl_col_in_fullres, pxl_row_in_fullres]`` as float64 (full-resolution
+          image pixels).
+        - ``uns['spatial'][library_id]``: ``scalefactors`` (the JSON file as written, including Visium HD's
+          ``bin_size_um`` and ``microns_per_pixel``), ``images`` (``lowres``/``hires`` when the PNG files
+          exist) and ``metadata`` (chemistry, software version and, for Visium HD, ``bin_size_um``: the
+          bin size that was read), as scanpy lays it out.
 
     Raises
     ------
     FileNotFoundError
-        If the folder, the count matrix, the tissue positions or the scale factors are missing.
+        If the folder has none of the layouts above, or lacks the count matrix, the tissue positions or the
+        scale factors.
     ValueError
-        If several count matrices match, the positions file lacks columns, or no barcode of the matrix
-        is in tissue.
+        If ``bin_size`` is not a positive integer, names a bin size the Visium HD run lacks, or is given for
+        a Visium (spot) folder; if several count matrices match, the positions file lacks columns, or no
+        barcode of the matrix is in tissue.
+    ImportError
+        If a Parquet positions file is read without pyarrow installed.
 
     Examples
     --------
     >>> adata = read_visium("spaceranger/outs")  # doctest: +SKIP
     >>> adata.obsm["spatial"][:2]  # doctest: +SKIP
+    >>> bins = read_visium("visium_hd/outs", bin_size=8)  # doctest: +SKIP
+    >>> bins.uns["spatial"][next(iter(bins.uns["spatial"]))]["metadata"]["bin_size_um"]  # doctest: +SKIP
+    8
     """
-    folder = Path(path)
-    if not folder.is_dir():
+    given = Path(path)
+    if not given.is_dir():
         raise FileNotFoundError(f"`path`={str(path)!r} is not a folder; expected a Space Ranger output folder.")
+    if bin_size is not None and (isinstance(bin_size, bool) or not isinstance(bin_size, (int, np.integer)) or bin_size < 1):
+        raise ValueError(f"`bin_size` must be a positive integer number of um (e.g. 8 or 16), got {bin_size!r}.")
+    folder, size, run_name = _locate_visium_folder(given, None if bin_size is None else int(bin_size))
+    if count_file is None and size is None:  # a bin folder's own checks below name the file it lacks
+        _check_visium_layout(folder)
     matrix_file = _find_count_file(folder, count_file)
     adata, attrs = _read_10x_h5(matrix_file)
 
@@ -143,18 +189,88 @@ def read_visium(path: str | os.PathLike, count_file: str | None = None, *, libra
         adata = adata[keep].copy()
     spots = positions.loc[adata.obs_names]
     for column in POSITION_COLUMNS[2:]:
-        adata.obs[column] = spots[column].to_numpy(dtype=np.int64)
+        integer = column.startswith("array_") or pd.api.types.is_integer_dtype(spots[column])
+        adata.obs[column] = spots[column].to_numpy(dtype=np.int64 if integer else np.float64)
     adata.obsm["spatial"] = spots[["pxl_col_in_fullres", "pxl_row_in_fullres"]].to_numpy(dtype=np.float64)
 
-    library = library_id or attrs.get("library_id") or folder.name
+    library = library_id or attrs.get("library_id") or run_name
+    metadata: dict[str, str | int] = {key: attrs[key] for key in ("chemistry_description", "software_version") if key in attrs}
+    if size is not None:
+        metadata["bin_size_um"] = size
     adata.uns["spatial"] = {
         library: {
             "images": _read_images(spatial_dir),
             "scalefactors": _read_scalefactors(spatial_dir),
-            "metadata": {key: attrs[key] for key in ("chemistry_description", "software_version") if key in attrs},
+            "metadata": metadata,
         }
     }
     return adata
+
+
+def _visium_hd_bins(folder: Path) -> dict[int, Path]:
+    """The bin folders ``square_<NNN>um`` directly inside ``folder``, by bin size in um (ascending)."""
+    bins = {}
+    for child in folder.iterdir():
+        match = VISIUM_HD_BIN_FOLDER.fullmatch(child.name)
+        if match and child.is_dir():
+            bins[int(match.group(1))] = child
+    return dict(sorted(bins.items()))
+
+
+def _locate_visium_folder(folder: Path, bin_size: int | None) -> tuple[Path, int | None, str]:
+    """The folder holding the matrix and ``spatial/``, its bin size (``None`` for Visium spots) and the run's name."""
+    match = VISIUM_HD_BIN_FOLDER.fullmatch(folder.name)
+    if match:  # one bin folder, e.g. binned_outputs/square_016um
+        size = int(match.group(1))
+        if bin_size is not None and bin_size != size:
+            raise ValueError(
+                f"`bin_size`={bin_size} disagrees with the bin folder {folder.name!r} ({size} um bins); drop "
+                "`bin_size`, or pass the Visium HD run folder to choose among its bin sizes."
+            )
+        run = folder.parent.parent if folder.parent.name == "binned_outputs" else folder
+        return folder, size, run.name
+    if (folder / "binned_outputs").is_dir():
+        binned, run = folder / "binned_outputs", folder
+    elif folder.name == "binned_outputs" or _visium_hd_bins(folder):
+        binned, run = folder, folder.parent if folder.name == "binned_outputs" else folder
+    else:
+        if bin_size is not None:
+            raise ValueError(
+                f"`bin_size`={bin_size} applies to Visium HD output only, but {folder} holds no "
+                "'binned_outputs/square_<NNN>um' folder; drop `bin_size` to read its Visium spots."
+            )
+        return folder, None, folder.name
+    bins = _visium_hd_bins(binned)
+    if not bins:
+        raise FileNotFoundError(
+            f"{binned} holds no Visium HD bin folder; expected folders named 'square_<NNN>um' (e.g. square_008um, "
+            "square_016um)."
+        )
+    available = ", ".join(f"{size} ({path.name})" for size, path in bins.items())
+    if bin_size is None:
+        size = next((s for s in VISIUM_HD_DEFAULT_BIN_SIZES if s in bins), None)
+        if size is None:
+            raise ValueError(
+                f"{binned} has neither 16 um nor 8 um bins (it has {available}); choose the bin size with `bin_size`."
+            )
+    elif bin_size in bins:
+        size = bin_size
+    else:
+        raise ValueError(f"`bin_size`={bin_size}: {binned} has no 'square_{bin_size:03d}um' folder; available bin sizes: {available}.")
+    return bins[size], size, run.name
+
+
+def _check_visium_layout(folder: Path) -> None:
+    """Fail with one message naming every layout when ``folder`` has neither a count matrix nor ``spatial/``."""
+    if any(folder.glob("*filtered_feature_bc_matrix.h5")) or (folder / "spatial").is_dir():
+        return  # a Visium folder, perhaps incomplete: the file-specific checks name what is missing
+    positions = ", ".join(POSITION_FILES)
+    raise FileNotFoundError(
+        f"{folder} is not a Space Ranger output folder. Looked for a Visium layout (a count matrix "
+        f"'*filtered_feature_bc_matrix.h5' beside 'spatial/' holding one of {positions} and "
+        "'scalefactors_json.json') and a Visium HD one ('binned_outputs/square_<NNN>um/' folders such as "
+        "square_008um and square_016um, each laid out as a Visium folder)."
+    )
 
 
 def _find_count_file(folder: Path, count_file: str | None) -> Path:
@@ -217,15 +333,12 @@ def _read_10x_h5(file: Path) -> tuple[ad.AnnData, dict[str, str]]:
 
 
 def _read_tissue_positions(spatial_dir: Path) -> pd.DataFrame:
-    """Tissue positions indexed by barcode, from either Space Ranger file layout."""
-    new_file = spatial_dir / "tissue_positions.csv"
-    old_file = spatial_dir / "tissue_positions_list.csv"
-    if new_file.is_file():
-        table = pd.read_csv(new_file, header=0)
-        missing = [c for c in POSITION_COLUMNS if c not in table.columns]
-        if missing:
-            raise ValueError(f"{new_file} lacks the column(s) {missing}; expected the header {list(POSITION_COLUMNS)}.")
-        table = table[list(POSITION_COLUMNS)]
+    """Tissue positions indexed by barcode, from any of the Space Ranger files in :data:`POSITION_FILES`."""
+    parquet_file, new_file, old_file = (spatial_dir / name for name in POSITION_FILES)
+    if parquet_file.is_file():
+        table = _position_columns(_read_parquet(parquet_file), parquet_file)
+    elif new_file.is_file():
+        table = _position_columns(pd.read_csv(new_file, header=0), new_file)
     elif old_file.is_file():
         table = pd.read_csv(old_file, header=None)
         if table.shape[1] != len(POSITION_COLUMNS):
@@ -236,8 +349,8 @@ def _read_tissue_positions(spatial_dir: Path) -> pd.DataFrame:
         table.columns = list(POSITION_COLUMNS)
     else:
         raise FileNotFoundError(
-            f"No tissue positions in {spatial_dir}: expected 'tissue_positions.csv' (Space Ranger >= 2.0) or "
-            "'tissue_positions_list.csv' (older versions)."
+            f"No tissue positions in {spatial_dir}: expected 'tissue_positions.parquet' (Visium HD), "
+            "'tissue_positions.csv' (Space Ranger >= 2.0) or 'tissue_positions_list.csv' (older versions)."
         )
     table["barcode"] = table["barcode"].astype(str)
     numeric = [c for c in POSITION_COLUMNS[1:] if not pd.api.types.is_numeric_dtype(table[c]) or table[c].isna().any()]
@@ -246,6 +359,27 @@ def _read_tissue_positions(spatial_dir: Path) -> pd.DataFrame:
     if table["barcode"].duplicated().any():
         raise ValueError(f"The tissue positions in {spatial_dir} list some barcodes more than once.")
     return table.set_index("barcode")
+
+
+def _position_columns(table: pd.DataFrame, file: Path) -> pd.DataFrame:
+    """The :data:`POSITION_COLUMNS` of a positions table with named columns, in that order."""
+    if "barcode" not in table.columns and table.index.name == "barcode":
+        table = table.reset_index()
+    missing = [c for c in POSITION_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"{file} lacks the column(s) {missing}; expected the header {list(POSITION_COLUMNS)}.")
+    return table[list(POSITION_COLUMNS)].copy()
+
+
+def _read_parquet(file: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(file)
+    except ImportError as err:
+        raise ImportError(
+            f"Reading {file} needs pyarrow, a dependency of spatialdiffusion; install it with `pip install pyarrow` ({err})."
+        ) from err
+    except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError, ArrowIOError an OSError
+        raise ValueError(f"{file} could not be read as a Parquet table ({type(err).__name__}: {err}).") from err
 
 
 def _read_scalefactors(spatial_dir: Path) -> dict[str, float]:
