@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from spatialdiffusion.models.unet import UNet
+from spatialdiffusion.diffusionst._unet import UNet
 
 
 def main() -> None:

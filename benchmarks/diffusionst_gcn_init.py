@@ -18,12 +18,13 @@ import anndata as ad
 import torch
 from torch.nn import functional as F
 
+from spatialdiffusion.checks import check_counts
 from spatialdiffusion.cluster import cluster_embedding, refine_labels
+from spatialdiffusion.diffusionst import normalize_log_scale, select_hvg
+from spatialdiffusion.diffusionst._gcn import GCNZINBAutoencoder, zinb_nll
+from spatialdiffusion.diffusionst._stages import embed
 from spatialdiffusion.graph import propagation_matrix, spatial_adjacency, to_torch_sparse
-from spatialdiffusion.methods.diffusionst_stages import embed
 from spatialdiffusion.metrics import clustering_scores
-from spatialdiffusion.models.gcn_zinb import GCNZINBAutoencoder, zinb_nll
-from spatialdiffusion.preprocess import check_counts, normalize_log_scale, select_hvg
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CHECKPOINTS = (0, 20, 50, 100)

@@ -11,7 +11,7 @@ reconstructions, and hands the average on as the GCN output. Everything else is
         --out benchmarks/out/mclust_spread_no_diffusion_members3_151676.csv
 
 The ``settings`` column of the output starts with the member count. The engine has no such setting: this
-script swaps the GCN stage of ``spatialdiffusion.methods.diffusionst`` for the run.
+script swaps the GCN stage of ``spatialdiffusion.diffusionst._model`` for the run.
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ import scipy.sparse as sp
 import torch
 
 import diffusionst_mclust_spread
-from spatialdiffusion.methods import diffusionst
-from spatialdiffusion.presets import DiffusionSTConfig
+from spatialdiffusion.diffusionst import DiffusionSTConfig, _model as diffusionst_model
 
 SEED_STRIDE = 1000  # member seeds never meet the pipeline seeds 0-999 of another run
 
@@ -38,7 +37,7 @@ def averaged_gcn(members: int) -> Callable[..., tuple[np.ndarray, list[float]]]:
 
     It returns the mean reconstruction and the loss curve of member 0.
     """
-    single = diffusionst.denoise_gcn
+    single = diffusionst_model.denoise_gcn
 
     def denoise(features: np.ndarray, propagation: sp.csr_matrix, config: DiffusionSTConfig, *,
                 counts: sp.csr_matrix | None, seed: int, device: torch.device,
@@ -61,7 +60,7 @@ def main() -> None:
     if "--out" not in spread_args:
         parser.error("give diffusionst_mclust_spread.py's --out after --")
     out = Path(spread_args[spread_args.index("--out") + 1])
-    diffusionst.denoise_gcn = averaged_gcn(args.members)
+    diffusionst_model.denoise_gcn = averaged_gcn(args.members)
     sys.argv = [sys.argv[0], *spread_args]
     diffusionst_mclust_spread.main()
     table = pd.read_csv(out)

@@ -32,7 +32,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score
 
 from spatialdiffusion.cluster import cluster_embedding, refine_labels
-from spatialdiffusion.methods.diffusionst import diffusionst_arrays
+from spatialdiffusion.diffusionst import diffusionst_arrays
 from spatialdiffusion.metrics import clustering_scores
 
 from diffusionst_dlpfc import DATA

@@ -1,7 +1,7 @@
 """Quick one-seed DiffusionST run on a DLPFC slice (development helper for tuning)."""
 import json, sys, time
 import anndata as ad
-from spatialdiffusion.methods.diffusionst import diffusionst_arrays
+from spatialdiffusion.diffusionst import diffusionst_arrays
 from spatialdiffusion.metrics import clustering_scores
 
 slice_id, seed = sys.argv[1], int(sys.argv[2])

@@ -21,8 +21,8 @@ import argparse
 
 import numpy as np
 
+from spatialdiffusion.diffusionst import diffusionst_arrays
 from spatialdiffusion.io import load_example
-from spatialdiffusion.methods.diffusionst import diffusionst_arrays
 
 
 def main() -> None:

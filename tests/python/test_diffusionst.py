@@ -12,14 +12,14 @@ import torch
 
 from threadpoolctl import threadpool_limits
 
+from spatialdiffusion.checks import check_counts
+from spatialdiffusion.diffusionst import (DIFFUSIONST_PRESETS, diffusionst, diffusionst_arrays, diffusionst_config, normalize_log_scale,
+                                         select_hvg)
+from spatialdiffusion.diffusionst._gcn import GCNZINBAutoencoder
+from spatialdiffusion.diffusionst._stages import ImageScale, embed, enhance_diffusion
+from spatialdiffusion.diffusionst._unet import UNet
 from spatialdiffusion.graph import propagation_matrix, spatial_adjacency
 from spatialdiffusion.metrics import clustering_scores
-from spatialdiffusion.methods.diffusionst import diffusionst, diffusionst_arrays
-from spatialdiffusion.methods.diffusionst_stages import ImageScale, embed, enhance_diffusion
-from spatialdiffusion.models.gcn_zinb import GCNZINBAutoencoder
-from spatialdiffusion.models.unet import UNet
-from spatialdiffusion.preprocess import check_counts, normalize_log_scale, select_hvg
-from spatialdiffusion.presets import DIFFUSIONST_PRESETS, diffusionst_config
 
 # Small but complete: every stage runs (GCN-ZINB, U-Net training, candidate generation, PCA, mclust, refinement).
 TINY = dict(n_top_genes=1024, gcn_epochs=30, train_epochs=1, batch_size=64, n_candidates=2, sampling_steps=1)
@@ -273,7 +273,7 @@ def test_gcn_start_and_embedding_do_not_depend_on_blas_threads(dlpfc_151673: ad.
 
 
 def test_anndata_inputs_are_checked_once(dlpfc_151673: ad.AnnData, monkeypatch: pytest.MonkeyPatch) -> None:
-    import spatialdiffusion.methods.diffusionst as module
+    from spatialdiffusion.diffusionst import _model as module
 
     checked = []
     monkeypatch.setattr(module, "check_counts", lambda counts, name: checked.append(name) or check_counts(counts, name))

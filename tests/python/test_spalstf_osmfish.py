@@ -11,9 +11,9 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from spatialdiffusion.io import spatial_coordinates
-from spatialdiffusion.methods.spalstf import evaluate_spalstf, evaluate_spalstf_arrays, spalstf
-from spatialdiffusion.methods.spalstf_data import expression_order, reference_lognorm_maxabs
 from spatialdiffusion.metrics import gene_scores
+from spatialdiffusion.spalstf import evaluate_spalstf, evaluate_spalstf_arrays, spalstf
+from spatialdiffusion.spalstf._data import expression_order, reference_lognorm_maxabs
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 
