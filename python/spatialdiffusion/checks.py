@@ -82,8 +82,8 @@ def check_coords(coords: object, n_obs: int, name: str = "coords") -> np.ndarray
     ------
     ValueError
         If ``coords`` is ``None``, is not 2-D with exactly two columns, does not have ``n_obs`` rows,
-        contains NaN or infinite values, or puts every one of two or more spots at the same position. Values that cannot be converted to float raise numpy's own
-        ``ValueError`` (or ``TypeError``).
+        contains NaN or infinite values, or puts every one of two or more spots at the same position.
+        Values that cannot be converted to float raise numpy's own ``ValueError`` (or ``TypeError``).
     """
     arr = np.asarray(coords, dtype=float) if coords is not None else None
     if arr is None or arr.ndim != 2 or arr.shape[1] != 2:

@@ -142,7 +142,8 @@ def select_hvg(counts: sp.csr_matrix, n_top_genes: int) -> np.ndarray:
         )
     if n_genes <= n_top_genes:
         return np.arange(n_genes)
-    adata = ad.AnnData(X=counts)  # scanpy kept: its seurat_v3 (loess on log mean) is the published selection; a rewrite could move ties
+    # scanpy kept: its seurat_v3 (loess on log mean) is the published selection; a rewrite could move ties
+    adata = ad.AnnData(X=counts)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:

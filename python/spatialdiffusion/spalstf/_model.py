@@ -91,6 +91,7 @@ def default_target_genes(ref_counts: np.ndarray, ref_genes: Sequence[str], st_ge
             "The spatial data measures every reference gene, so there is nothing to impute by default; "
             "pass `genes=` to impute measured genes anyway, or use `evaluate_spalstf()` for the cross-validation."
         )
+    # scanpy kept: its seurat flavour's binning and ties pick the default genes; a rewrite could pick others
     adata = ad.AnnData(ref_counts[:, missing].astype(np.float32))
     adata.var_names = [str(g) for g, m in zip(ref_genes, missing) if m]
     sc.pp.normalize_total(adata, target_sum=1e4)

@@ -297,7 +297,7 @@ class SpaLSTFModel:
             each of the ``n_models`` denoisers (member ``m``'s noise, and its capture factors with
             ``sample_jitter``, seeded ``seed + 1000 * m``).
         scale
-            Per-cell ``(library, max)`` of the scale genes, for :func:`~.spalstf_data.to_lognorm`.
+            Per-cell ``(library, max)`` of the scale genes, for :func:`~spatialdiffusion.spalstf._data.to_lognorm`.
         """
         if not self.trained:
             raise RuntimeError("The model is not trained: call `fit()` or load a checkpoint first.")
