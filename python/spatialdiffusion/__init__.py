@@ -16,8 +16,6 @@ Public API (imported on first use, so ``import spatialdiffusion`` and the CLI's 
 from the subpackages with ``from spatialdiffusion.diffusionst import DiffusionSTConfig``.
 """
 
-from __future__ import annotations
-
 import importlib
 from importlib.metadata import PackageNotFoundError, version
 
@@ -50,3 +48,4 @@ del _package
 
 __all__ = ["__version__", *_FUNCTIONS, *_SUBMODULES]
 __getattr__, __dir__ = lazy_exports(__name__, _FUNCTIONS, _SUBMODULES)
+del importlib, lazy_exports, version, PackageNotFoundError  # keep dir(spatialdiffusion) to the API
