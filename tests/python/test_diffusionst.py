@@ -142,8 +142,8 @@ def test_input_errors_name_the_argument(dlpfc_151673: ad.AnnData) -> None:
         diffusionst(counts)
     with pytest.raises(ValueError, match="`library_size` must be a vector with one total UMI count per spot \\(100\\)"):
         diffusionst_arrays(counts, coords, library_size=np.ones(99))
-    with pytest.raises(KeyError, match="adata.obs\\['sum_umi'\\] not found; `library_size_key`"):
-        diffusionst(dlpfc_151673[:100].copy(), library_size_key="sum_umi")
+    with pytest.raises(KeyError, match="adata.obs\\['total_counts'\\] not found; `library_size_key`"):
+        diffusionst(dlpfc_151673[:100].copy(), library_size_key="total_counts")  # the shared file has sum_umi
 
 
 def test_library_size_key_is_used_and_recorded(dlpfc_151673: ad.AnnData) -> None:
