@@ -33,10 +33,10 @@ WORKER = r"""
 import json, sys, time
 import anndata as ad, numpy as np, torch
 torch.set_num_threads(int(sys.argv[1]))
+from spatialdiffusion.checks import check_counts
+from spatialdiffusion.diffusionst import diffusionst_config, normalize_log_scale, select_hvg
+from spatialdiffusion.diffusionst._stages import denoise_gcn
 from spatialdiffusion.graph import propagation_matrix, spatial_adjacency
-from spatialdiffusion.methods.diffusionst_stages import denoise_gcn
-from spatialdiffusion.preprocess import check_counts, normalize_log_scale, select_hvg
-from spatialdiffusion.presets import diffusionst_config
 x, w = torch.randn(3639, 4096), torch.randn(4096, 64)
 start = time.perf_counter()
 for _ in range(5):

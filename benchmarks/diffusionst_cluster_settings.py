@@ -34,7 +34,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from spatialdiffusion.methods.diffusionst_stages import embed
+from spatialdiffusion.diffusionst._stages import embed
 
 from diffusionst_dlpfc import ABLATIONS, DATA, scores_over_mclust_draws, unclustered_fast_run
 

@@ -39,13 +39,13 @@ import pandas as pd
 import torch
 
 from spatialdiffusion._utils import seed_everything
+from spatialdiffusion.checks import check_counts
 from spatialdiffusion.cli import parse_setting
 from spatialdiffusion.cluster import cluster_embedding, mclust_fit, refine_labels
+from spatialdiffusion.diffusionst import diffusionst_arrays, normalize_log_scale, select_hvg
+from spatialdiffusion.diffusionst._stages import embed
 from spatialdiffusion.graph import propagation_matrix, spatial_adjacency
-from spatialdiffusion.methods.diffusionst import diffusionst_arrays
-from spatialdiffusion.methods.diffusionst_stages import embed
 from spatialdiffusion.metrics import clustering_scores
-from spatialdiffusion.preprocess import check_counts, normalize_log_scale, select_hvg
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 ABLATIONS = {
@@ -94,7 +94,7 @@ def graph_smoothing_baseline(adata: ad.AnnData, n_clusters: int, seed: int) -> t
 def unclustered_fast_run(adata: ad.AnnData, seed: int, n_clusters: int, threads: int, **settings: object) -> dict:
     """``fast`` DiffusionST on one slice up to its embedding (``cluster=False``), on ``threads`` torch threads.
 
-    ``settings`` go to :func:`~spatialdiffusion.methods.diffusionst.diffusionst_arrays` (preset overrides and
+    ``settings`` go to :func:`~spatialdiffusion.diffusionst_arrays` (preset overrides and
     ``library_size``); the result is its dict (``embedding``, ``enhanced``, ...).
     """
     torch.set_num_threads(threads)  # re-applied per run: R's OpenMP (mclust via rpy2) can reset it

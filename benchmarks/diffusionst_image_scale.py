@@ -25,9 +25,8 @@ import torch
 
 from spatialdiffusion.cli import parse_setting
 from spatialdiffusion.diffusion import NoiseSchedule
-from spatialdiffusion.methods.diffusionst import diffusionst_arrays
-from spatialdiffusion.methods.diffusionst_stages import ImageScale, enhance_diffusion
-from spatialdiffusion.presets import diffusionst_config
+from spatialdiffusion.diffusionst import diffusionst_arrays, diffusionst_config
+from spatialdiffusion.diffusionst._stages import ImageScale, enhance_diffusion
 
 from diffusionst_dlpfc import DATA
 

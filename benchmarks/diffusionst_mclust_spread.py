@@ -35,8 +35,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from spatialdiffusion.checks import check_counts
 from spatialdiffusion.cli import parse_setting
-from spatialdiffusion.preprocess import check_counts, stable_gene_library
+from spatialdiffusion.diffusionst import stable_gene_library
 
 from diffusionst_dlpfc import (ABLATIONS, DATA, graph_smoothing_embedding, scores_over_mclust_draws, unclustered_fast_run,
                                whole_transcriptome_library)
@@ -60,7 +61,7 @@ def main() -> None:
                         help="normalise by each spot's whole-transcriptome UMI total (obs['sum_umi'])")
     parser.add_argument("--stable-library", action="store_true",
                         help="normalise by each spot's total over the file's stable genes (the engine's "
-                             "spatialdiffusion.preprocess.stable_gene_library) instead of its total over all of them")
+                             "spatialdiffusion.diffusionst.stable_gene_library) instead of its total over all of them")
     parser.add_argument("--library-scale", type=float, metavar="F",
                         help="multiply the library (over the file's genes, or over its stable genes) by F: an estimate "
                              "of the whole-transcriptome total when the file's genes carry 1/F of it")

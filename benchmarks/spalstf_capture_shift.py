@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from spalstf_eval import read_osmfish_pair
-from spatialdiffusion.methods.spalstf_data import as_counts, shared_genes
+from spatialdiffusion.spalstf._data import as_counts, shared_genes
 
 
 def mean_fractions(counts: np.ndarray) -> np.ndarray:

@@ -24,12 +24,12 @@ import anndata as ad
 import numpy as np
 import torch
 
-from spatialdiffusion.cli import parse_setting
 from spatialdiffusion._utils import package_versions
+from spatialdiffusion.cli import parse_setting
 from spatialdiffusion.io import spatial_coordinates
-from spatialdiffusion.methods.spalstf import evaluate_spalstf_arrays
-from spatialdiffusion.methods.spalstf_data import as_counts, shared_genes
-from spatialdiffusion.methods.spalstf_eval import cross_validate, knn_imputer
+from spatialdiffusion.spalstf import evaluate_spalstf_arrays
+from spatialdiffusion.spalstf._data import as_counts, shared_genes
+from spatialdiffusion.spalstf._evaluate import cross_validate, knn_imputer
 
 DATA = Path(os.environ.get("SPATIALDIFFUSION_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 

@@ -30,10 +30,10 @@ from sklearn.model_selection import KFold
 
 from spatialdiffusion.cli import parse_setting
 from spatialdiffusion.io import spatial_coordinates
-from spatialdiffusion.methods.spalstf_data import model_to_unit, reference_lognorm_maxabs
-from spatialdiffusion.methods.spalstf_model import SpaLSTFModel
 from spatialdiffusion.metrics import gene_scores
-from spatialdiffusion.presets_spalstf import spalstf_config
+from spatialdiffusion.spalstf import spalstf_config
+from spatialdiffusion.spalstf._data import model_to_unit, reference_lognorm_maxabs
+from spatialdiffusion.spalstf._stages import SpaLSTFModel
 
 DATA = Path(os.environ.get("SPATIALDIFFUSION_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 

@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from spatialdiffusion.methods.spalstf_data import as_counts, reference_lognorm_maxabs, shared_genes
 from spatialdiffusion.metrics import clustering_scores
 from spatialdiffusion.metrics.imputation import leiden_labels
+from spatialdiffusion.spalstf._data import as_counts, reference_lognorm_maxabs, shared_genes
 
 from spalstf_eval import read_osmfish_pair
 

@@ -23,10 +23,10 @@ import torch
 
 from spalstf_eval import read_osmfish_pair
 from spatialdiffusion.cli import parse_setting
-from spatialdiffusion.methods.spalstf import spalstf
-from spatialdiffusion.methods.spalstf_data import as_counts, normalize, plan_genes, to_lognorm
-from spatialdiffusion.methods.spalstf_eval import knn_imputer
 from spatialdiffusion.metrics import gene_scores
+from spatialdiffusion.spalstf import spalstf
+from spatialdiffusion.spalstf._data import as_counts, normalize, plan_genes, to_lognorm
+from spatialdiffusion.spalstf._evaluate import knn_imputer
 
 HELD_OUT = ["Gad2", "Vip", "Rorb", "Syt6", "Gfap", "Plp1", "Mfge8", "Pdgfra", "Flt1", "Tbr1"]
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from spatialdiffusion.methods.spalstf_eval import cross_validate, knn_imputer
+from spatialdiffusion.spalstf._evaluate import cross_validate, knn_imputer
 
 from spalstf_leiden_states import osmfish_shared_counts, scores_over_states, truth_leiden_states
 

@@ -24,11 +24,11 @@ import torch
 
 from spatialdiffusion.cli import parse_setting
 from spatialdiffusion.io import spatial_coordinates
-from spatialdiffusion.methods.spalstf_data import as_counts, model_to_unit, reference_lognorm_maxabs, shared_genes
-from spatialdiffusion.methods.spalstf_eval import cross_validate
-from spatialdiffusion.methods.spalstf_model import SpaLSTFModel
 from spatialdiffusion.metrics.imputation import gene_scores
-from spatialdiffusion.presets_spalstf import check_sampling_settings, spalstf_config
+from spatialdiffusion.spalstf import check_sampling_settings, spalstf_config
+from spatialdiffusion.spalstf._data import as_counts, model_to_unit, reference_lognorm_maxabs, shared_genes
+from spatialdiffusion.spalstf._evaluate import cross_validate
+from spatialdiffusion.spalstf._stages import SpaLSTFModel
 
 from spalstf_eval import read_osmfish_pair
 from spalstf_leiden_states import scores_over_states, truth_leiden_states

@@ -1,39 +1,51 @@
 """SpatialDiffusion: diffusion models for spatial transcriptomics.
 
-Public API (imported lazily, so ``import spatialdiffusion`` and the CLI's ``--help`` stay fast):
+Public API (imported on first use, so ``import spatialdiffusion`` and the CLI's ``--help`` stay fast):
 
-- :func:`diffusionst` / :func:`diffusionst_arrays` - spatial domains with DiffusionST;
-- :func:`spalstf` / :func:`evaluate_spalstf` (and their ``*_arrays`` cores) - gene imputation with SpaLSTF;
-- :mod:`~spatialdiffusion.io`, :mod:`~spatialdiffusion.metrics`, :mod:`~spatialdiffusion.plotting`.
+- :func:`diffusionst` / :func:`diffusionst_arrays`: spatial domains with DiffusionST
+  (:mod:`spatialdiffusion.diffusionst` holds them with their settings, networks and stages);
+- :func:`spalstf` / :func:`evaluate_spalstf` and their ``*_arrays`` cores: gene imputation with SpaLSTF
+  (:mod:`spatialdiffusion.spalstf`);
+- :mod:`~spatialdiffusion.tl` and :mod:`~spatialdiffusion.pl`: the AnnData functions grouped as in scanpy
+  (``sdf.tl.diffusionst(adata)``, ``sdf.pl.domains(adata, key)``);
+- shared by both methods: :mod:`~spatialdiffusion.io`, :mod:`~spatialdiffusion.checks`,
+  :mod:`~spatialdiffusion.graph`, :mod:`~spatialdiffusion.diffusion`, :mod:`~spatialdiffusion.cluster`,
+  :mod:`~spatialdiffusion.metrics`, :mod:`~spatialdiffusion.plotting`.
+
+``sdf.diffusionst`` and ``sdf.spalstf`` are the functions, not the subpackages of the same name: import
+from the subpackages with ``from spatialdiffusion.diffusionst import DiffusionSTConfig``.
 """
-
-from __future__ import annotations
 
 import importlib
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+
+from ._imports import lazy_exports
 
 try:
     __version__ = version("spatialdiffusion")
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0.0.0+unknown"
 
-_LAZY = {
-    "diffusionst": "spatialdiffusion.methods.diffusionst",
-    "diffusionst_arrays": "spatialdiffusion.methods.diffusionst",
-    "spalstf": "spatialdiffusion.methods.spalstf",
-    "spalstf_arrays": "spatialdiffusion.methods.spalstf",
-    "evaluate_spalstf": "spatialdiffusion.methods.spalstf",
-    "evaluate_spalstf_arrays": "spatialdiffusion.methods.spalstf",
+_FUNCTIONS = {
+    "diffusionst": ".diffusionst",
+    "diffusionst_arrays": ".diffusionst",
+    "spalstf": ".spalstf",
+    "spalstf_arrays": ".spalstf",
+    "evaluate_spalstf": ".spalstf",
+    "evaluate_spalstf_arrays": ".spalstf",
+    "DiffusionSTConfig": ".diffusionst",
+    "SpaLSTFConfig": ".spalstf",
 }
-_SUBMODULES = ("io", "metrics", "plotting", "cluster", "diffusion", "graph", "preprocess", "presets", "models", "methods")
+_SUBMODULES = ("io", "checks", "graph", "diffusion", "cluster", "metrics", "plotting", "tl", "pl")
 
-__all__ = ["__version__", *_LAZY, *_SUBMODULES]
+# The method subpackages are imported now (their __init__ is light): importing a subpackage binds its name
+# here, and that must happen before the names are freed for the functions, or a later first import of,
+# say, spatialdiffusion.diffusionst._stages would replace the function sdf.diffusionst by the subpackage.
+for _package in ("diffusionst", "spalstf"):
+    importlib.import_module(f".{_package}", __name__)
+    del globals()[_package]
+del _package
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    if name in _SUBMODULES:
-        return importlib.import_module(f"spatialdiffusion.{name}")
-    raise AttributeError(f"module 'spatialdiffusion' has no attribute {name!r}")
+__all__ = ["__version__", *_FUNCTIONS, *_SUBMODULES]
+__getattr__, __dir__ = lazy_exports(__name__, _FUNCTIONS, _SUBMODULES)
+del importlib, lazy_exports, version, PackageNotFoundError  # keep dir(spatialdiffusion) to the API

@@ -1,4 +1,4 @@
-"""Checks shared by the settings dataclasses of both methods (:mod:`.presets`, :mod:`.presets_spalstf`).
+"""Checks shared by the settings dataclasses of both methods (:mod:`.diffusionst._config`, :mod:`.spalstf._config`).
 
 Each field's type is read from its annotation, so a value of the wrong type (``unet_mults=3``,
 ``lr="0.1"``) is refused with the field's name before any work starts, instead of failing later deep

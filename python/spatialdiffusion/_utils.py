@@ -1,5 +1,8 @@
 """Shared plumbing: seeding, device choice, progress bars, provenance and argument checks.
 
+The argument checks here cover scalars (seed, integers, switches, keys); the checks of the data
+(counts, coordinates, gene names) are in :mod:`spatialdiffusion.checks`.
+
 Every stochastic step of the package draws from generators seeded here, so one ``seed`` argument
 fixes a whole run; every result records :func:`package_versions` next to its parameters.
 """
@@ -245,22 +248,3 @@ def check_key(value: object, name: str) -> str:
     if not isinstance(value, str) or not value:
         raise TypeError(f"`{name}` must be a non-empty string, got {value!r}.")
     return value
-
-
-def check_gene_list(value: object, name: str) -> list[str]:
-    """Validate a list of gene names and return it as a list of ``str``.
-
-    A bare string is rejected rather than read letter by letter (``genes="Gad2"`` would otherwise become
-    ``["G", "a", "d", "2"]``).
-
-    Raises
-    ------
-    TypeError
-        For a string or a non-iterable value.
-    """
-    if isinstance(value, (str, bytes)):
-        raise TypeError(f"`{name}` must be a list of gene names, got the single string {value!r}; write [{value!r}].")
-    try:
-        return [str(g) for g in value]  # type: ignore[union-attr]
-    except TypeError:
-        raise TypeError(f"`{name}` must be a list of gene names, got {type(value).__name__}.") from None

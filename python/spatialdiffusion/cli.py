@@ -209,7 +209,7 @@ def _score(adata: Any, truth_key: str, pred_key: str) -> dict[str, float]:
 
 def _run_diffusionst(adata: Any, n_clusters: int, args: argparse.Namespace, library_size_key: str | None = None) -> float:
     """Run DiffusionST in place and return the wall time in seconds."""
-    from .methods.diffusionst import diffusionst
+    from .diffusionst import diffusionst
 
     start = time.perf_counter()
     diffusionst(adata, n_clusters, library_size_key=library_size_key, **_run_kwargs(args))
@@ -266,7 +266,7 @@ def _cmd_demo(args: argparse.Namespace) -> None:
 
 
 def _cmd_spalstf(args: argparse.Namespace) -> None:
-    from .methods.spalstf import spalstf
+    from .spalstf import spalstf
 
     _check_output(args.out, (".h5ad",), "--out")
     adata_st = _read_input(args.st, "ST", bin_size=args.bin_size)
@@ -281,7 +281,7 @@ def _cmd_spalstf(args: argparse.Namespace) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
-    from .methods.spalstf import evaluate_spalstf
+    from .spalstf import evaluate_spalstf
 
     _check_output(args.out, (".csv",), "--out")
     adata_st = _read_input(args.st, "ST", bin_size=args.bin_size)

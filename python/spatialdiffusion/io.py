@@ -574,27 +574,59 @@ def spatial_coordinates(adata: ad.AnnData, spatial_key: str = "spatial", *, requ
         Raise when no coordinates are found (DiffusionST needs them); with ``False`` return ``None``
         instead (SpaLSTF can run without them).
 
+    Returns
+    -------
+    numpy.ndarray or None
+        float64 coordinates (unchecked: see :func:`~spatialdiffusion.checks.check_coords`), or ``None``
+        when none are found and ``required`` is ``False``.
+
     Raises
     ------
     KeyError
         When ``spatial_key`` is not the default and not in ``adata.obsm``, or when ``required`` and no
         coordinates are found; the message lists the places searched and how to add them.
     """
+    return coordinates_of(adata, spatial_key, required=required)[0]
+
+
+def coordinates_of(
+    adata: ad.AnnData, spatial_key: str = "spatial", name: str = "adata", *, required: bool = True
+) -> tuple[np.ndarray | None, str]:
+    """:func:`spatial_coordinates`, and where they were found, to name them in an error message.
+
+    Parameters
+    ----------
+    adata, spatial_key, required
+        As in :func:`spatial_coordinates`.
+    name
+        Name of the argument (``"adata"``, ``"adata_st"``, ...).
+
+    Returns
+    -------
+    tuple
+        The coordinates (or ``None``) and their place, e.g. ``"adata.obsm['spatial']"`` or
+        ``"adata.obs[['x', 'y']]"`` (``"none"`` when there are none).
+
+    Raises
+    ------
+    KeyError
+        As :func:`spatial_coordinates`.
+    """
     if spatial_key in adata.obsm:
         xy = np.asarray(adata.obsm[spatial_key], dtype=np.float64)
-        return xy[:, :2] if xy.ndim == 2 and xy.shape[1] > 2 else xy
+        return (xy[:, :2] if xy.ndim == 2 and xy.shape[1] > 2 else xy), f"{name}.obsm[{spatial_key!r}]"
     if spatial_key != "spatial":
-        raise KeyError(f"`spatial_key`={spatial_key!r} is not a key of adata.obsm (it has {list(adata.obsm.keys())}).")
+        raise KeyError(f"`spatial_key`={spatial_key!r} is not a key of {name}.obsm (it has {list(adata.obsm.keys())}).")
     for x, y in COORD_COLUMNS:
         if x in adata.obs and y in adata.obs:
-            return adata.obs[[x, y]].to_numpy(dtype=np.float64)
+            return adata.obs[[x, y]].to_numpy(dtype=np.float64), f"{name}.obs[[{x!r}, {y!r}]]"
     if not required:
-        return None
+        return None, "none"
     pairs = ", ".join(f"{x}/{y}" for x, y in COORD_COLUMNS)
     raise KeyError(
-        f"No spatial coordinates: adata.obsm[{spatial_key!r}] not found (obsm has {list(adata.obsm.keys())}) and "
-        f"adata.obs has none of the column pairs {pairs}. Store them as an n_obs x 2 array, e.g. "
-        "adata.obsm['spatial'] = adata.obs[['x', 'y']].to_numpy()."
+        f"No spatial coordinates: {name}.obsm[{spatial_key!r}] not found (obsm has {list(adata.obsm.keys())}) and "
+        f"{name}.obs has none of the column pairs {pairs}. Store them as an n_obs x 2 array, e.g. "
+        f"{name}.obsm['spatial'] = {name}.obs[['x', 'y']].to_numpy()."
     )
 
 

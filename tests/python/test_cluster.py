@@ -6,9 +6,10 @@ import anndata as ad
 import numpy as np
 import pytest
 
+from spatialdiffusion.checks import check_counts
 from spatialdiffusion.cluster import cluster_embedding, mclust_cluster, mclust_fit
-from spatialdiffusion.methods.diffusionst_stages import embed
-from spatialdiffusion.preprocess import check_counts, normalize_log_scale, select_hvg
+from spatialdiffusion.diffusionst import normalize_log_scale, select_hvg
+from spatialdiffusion.diffusionst._stages import embed
 
 
 @pytest.fixture(scope="module")

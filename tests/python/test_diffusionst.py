@@ -12,14 +12,14 @@ import torch
 
 from threadpoolctl import threadpool_limits
 
+from spatialdiffusion.checks import check_counts
+from spatialdiffusion.diffusionst import (DIFFUSIONST_PRESETS, diffusionst, diffusionst_arrays, diffusionst_config, normalize_log_scale,
+                                         select_hvg)
+from spatialdiffusion.diffusionst._gcn import GCNZINBAutoencoder
+from spatialdiffusion.diffusionst._stages import ImageScale, embed, enhance_diffusion
+from spatialdiffusion.diffusionst._unet import UNet
 from spatialdiffusion.graph import propagation_matrix, spatial_adjacency
 from spatialdiffusion.metrics import clustering_scores
-from spatialdiffusion.methods.diffusionst import diffusionst, diffusionst_arrays
-from spatialdiffusion.methods.diffusionst_stages import ImageScale, embed, enhance_diffusion
-from spatialdiffusion.models.gcn_zinb import GCNZINBAutoencoder
-from spatialdiffusion.models.unet import UNet
-from spatialdiffusion.preprocess import check_counts, normalize_log_scale, select_hvg
-from spatialdiffusion.presets import DIFFUSIONST_PRESETS, diffusionst_config
 
 # Small but complete: every stage runs (GCN-ZINB, U-Net training, candidate generation, PCA, mclust, refinement).
 TINY = dict(n_top_genes=1024, gcn_epochs=30, train_epochs=1, batch_size=64, n_candidates=2, sampling_steps=1)
@@ -142,8 +142,8 @@ def test_input_errors_name_the_argument(dlpfc_151673: ad.AnnData) -> None:
         diffusionst(counts)
     with pytest.raises(ValueError, match="`library_size` must be a vector with one total UMI count per spot \\(100\\)"):
         diffusionst_arrays(counts, coords, library_size=np.ones(99))
-    with pytest.raises(KeyError, match="adata.obs\\['sum_umi'\\] not found; `library_size_key`"):
-        diffusionst(dlpfc_151673[:100].copy(), library_size_key="sum_umi")
+    with pytest.raises(KeyError, match="adata.obs\\['total_counts'\\] not found; `library_size_key`"):
+        diffusionst(dlpfc_151673[:100].copy(), library_size_key="total_counts")  # the shared file has sum_umi
 
 
 def test_library_size_key_is_used_and_recorded(dlpfc_151673: ad.AnnData) -> None:
@@ -273,7 +273,7 @@ def test_gcn_start_and_embedding_do_not_depend_on_blas_threads(dlpfc_151673: ad.
 
 
 def test_anndata_inputs_are_checked_once(dlpfc_151673: ad.AnnData, monkeypatch: pytest.MonkeyPatch) -> None:
-    import spatialdiffusion.methods.diffusionst as module
+    from spatialdiffusion.diffusionst import _model as module
 
     checked = []
     monkeypatch.setattr(module, "check_counts", lambda counts, name: checked.append(name) or check_counts(counts, name))

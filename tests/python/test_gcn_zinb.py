@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import stats
 
-from spatialdiffusion.models.gcn_zinb import GCNZINBAutoencoder, zinb_nll
+from spatialdiffusion.diffusionst._gcn import GCNZINBAutoencoder, zinb_nll
 
 
 @pytest.mark.parametrize("pi", [0.0, 0.3])

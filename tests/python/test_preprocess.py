@@ -1,4 +1,4 @@
-"""Input checks, HVG selection, normalisation and the image layout."""
+"""DiffusionST's preprocessing: library sizes, HVG selection, normalisation and the image layout."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ import pytest
 import scanpy as sc
 import scipy.sparse as sp
 
-from spatialdiffusion.preprocess import (
+from spatialdiffusion.checks import check_counts
+from spatialdiffusion.diffusionst._preprocess import (
     MIN_GENES,
-    check_coords,
-    check_counts,
     check_library_size,
     from_images,
     image_side,
@@ -20,36 +19,6 @@ from spatialdiffusion.preprocess import (
     stable_gene_library,
     to_images,
 )
-
-
-def test_counts_must_be_counts() -> None:
-    with pytest.raises(ValueError, match="non-integer"):
-        check_counts(np.array([[0.5, 1.0], [2.0, 3.0]]))
-    with pytest.raises(ValueError, match="negative"):
-        check_counts(np.array([[-1.0, 1.0], [2.0, 3.0]]))
-    with pytest.raises(ValueError, match="NaN"):
-        check_counts(np.array([[np.nan, 1.0], [2.0, 3.0]]))
-    with pytest.raises(ValueError, match="empty"):
-        check_counts(np.zeros((0, 3)))
-    with pytest.raises(TypeError, match="2-D"):
-        check_counts(np.arange(3))
-    with pytest.raises(TypeError, match="numbers"):
-        check_counts(np.array([["a", "b"]]))
-    with pytest.raises(TypeError, match="raw counts"):
-        check_counts("counts.csv")
-    out = check_counts(sp.csr_matrix(np.array([[0, 2], [3, 0]])))
-    assert out.dtype == np.float32 and sp.isspmatrix_csr(out)
-
-
-def test_coords_checks_name_the_problem() -> None:
-    with pytest.raises(ValueError, match="must be an n x 2 array"):
-        check_coords(np.zeros((4, 3)), 4)
-    with pytest.raises(ValueError, match="has 3 rows"):
-        check_coords(np.zeros((3, 2)), 4)
-    with pytest.raises(ValueError, match="NaN"):
-        check_coords(np.array([[0, np.nan], [1, 1]]), 2)
-    with pytest.raises(ValueError, match="must be an n x 2 array"):
-        check_coords(None, 2)
 
 
 def test_hvg_matches_scanpy_and_keeps_input_order(dlpfc_151673) -> None:

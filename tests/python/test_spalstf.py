@@ -8,8 +8,8 @@ import scipy.sparse as sp
 import torch
 
 from spatialdiffusion.diffusion import DDIMSampler, NoiseSchedule, sample
-from spatialdiffusion.methods.spalstf import evaluate_spalstf, evaluate_spalstf_arrays, spalstf, spalstf_arrays
-from spatialdiffusion.methods.spalstf_data import (
+from spatialdiffusion.spalstf import evaluate_spalstf, evaluate_spalstf_arrays, spalstf, spalstf_arrays, spalstf_config
+from spatialdiffusion.spalstf._data import (
     as_counts,
     expression_order,
     model_to_unit,
@@ -19,9 +19,8 @@ from spatialdiffusion.methods.spalstf_data import (
     spatial_order,
     to_lognorm,
 )
-from spatialdiffusion.methods.spalstf_model import SpaLSTFModel, _lr_decay, diffusion_loss, gaussian_moment_kl
-from spatialdiffusion.models.denoiser import SpaLSTFDenoiser
-from spatialdiffusion.presets_spalstf import spalstf_config
+from spatialdiffusion.spalstf._denoiser import SpaLSTFDenoiser
+from spatialdiffusion.spalstf._stages import SpaLSTFModel, _lr_decay, diffusion_loss, gaussian_moment_kl
 
 
 
@@ -165,7 +164,7 @@ def test_gene_matching_is_case_insensitive_and_uses_reference_spelling():
         (["A", "B", "C"], ["A", "B", "C"], ["Z"], "absent from the reference"),
         (["A", "a", "B"], ["A", "B", "C"], ["C"], "differ only in case"),
         (["A", "B", "D"], ["A", "B", "C"], [], "empty"),
-        (["A", "B", "D"], ["A", "B", "C"], ["C", "c"], "duplicates"),
+        (["A", "B", "D"], ["A", "B", "C"], ["C", "c"], "`genes` has 1 name\\(s\\) that differ only in case"),
     ],
 )
 def test_gene_matching_errors(st, ref, target, message):
@@ -539,7 +538,7 @@ def test_runs_leave_the_callers_random_streams_alone():
 def test_anndata_inputs_are_checked_once(monkeypatch):
     import anndata as ad
 
-    import spatialdiffusion.methods.spalstf as module
+    from spatialdiffusion.spalstf import _model as module
 
     checked = []
     monkeypatch.setattr(module, "as_counts", lambda counts, name: checked.append(name) or as_counts(counts, name))

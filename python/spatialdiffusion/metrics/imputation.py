@@ -218,6 +218,7 @@ def leiden_labels(x: np.ndarray, *, n_neighbors: int = 30, n_pcs: int = 30, reso
     import anndata as ad
     import scanpy as sc
 
+    # scanpy kept: the published PCA, kNN weights and Leiden; a rewrite moves the partition
     adata = ad.AnnData(np.asarray(x, dtype=np.float32))
     with single_threaded_numpy():
         sc.tl.pca(adata, random_state=random_state)

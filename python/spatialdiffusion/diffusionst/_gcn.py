@@ -1,0 +1,136 @@
+"""DiffusionST stage 1: a graph-convolutional autoencoder trained with a ZINB likelihood ("DenoiseST").
+
+``z = A (X W1)`` and ``h = A (z W2)`` with ``A`` the propagation matrix of the spatial graph; three heads
+map either the reconstruction ``h`` (the released code) or the latent ``z`` to the mean, dispersion and
+dropout probability of a zero-inflated negative binomial. ``h`` is the denoised matrix handed on.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.utils.extmath import randomized_svd
+from torch import nn
+from torch.nn import functional as F
+
+from .._utils import single_threaded_numpy
+
+ZINB_EPS = 1e-10
+
+
+def zinb_nll(x: torch.Tensor, mean: torch.Tensor, dispersion: torch.Tensor, dropout: torch.Tensor, eps: float = ZINB_EPS) -> torch.Tensor:
+    """Element-wise negative log-likelihood of a zero-inflated negative binomial.
+
+    With ``theta`` the dispersion (inverse over-dispersion, NB variance ``mu + mu^2/theta``) and ``pi``
+    the dropout probability: ``-log(pi + (1-pi) NB(0))`` for zeros and ``-log(1-pi) - log NB(x)``
+    otherwise. ``x`` may be non-integer (the released code applies it to scaled data).
+
+    Parameters
+    ----------
+    x
+        Observed values (non-negative); entries ``<= 1e-8`` take the zero branch.
+    mean
+        NB mean ``mu``, positive, same shape as ``x`` (or broadcastable to it).
+    dispersion
+        NB dispersion ``theta``, positive, same shape as ``x`` (or broadcastable to it).
+    dropout
+        Zero-inflation probability ``pi`` in ``[0, 1]``, same shape as ``x`` (or broadcastable to it).
+    eps
+        Small constant added inside the logarithms and log-gamma terms for numerical stability.
+
+    Returns
+    -------
+    torch.Tensor
+        The NLL, same shape as ``x``.
+    """
+    theta = dispersion
+    log_theta_mu = torch.log(theta + mean + eps)
+    nb_log = (
+        torch.lgamma(x + theta + eps)
+        - torch.lgamma(theta + eps)
+        - torch.lgamma(x + 1.0)
+        + theta * (torch.log(theta + eps) - log_theta_mu)
+        + x * (torch.log(mean + eps) - log_theta_mu)
+    )
+    nonzero_case = -torch.log(1.0 - dropout + eps) - nb_log
+    nb_zero = torch.exp(theta * (torch.log(theta + eps) - log_theta_mu))
+    zero_case = -torch.log(dropout + (1.0 - dropout) * nb_zero + eps)
+    return torch.where(x <= 1e-8, zero_case, nonzero_case)
+
+
+class GCNZINBAutoencoder(nn.Module):
+    """Two linear graph convolutions with ZINB heads.
+
+    Parameters
+    ----------
+    n_genes
+        Input and output width (selected genes).
+    latent_dim
+        Width of ``z`` (64 in DiffusionST).
+    heads_from
+        ``"reconstruction"`` (heads read ``h``: three ``n_genes x n_genes`` layers, the released code) or
+        ``"latent"`` (heads read ``z``: three ``latent_dim x n_genes`` layers, 64x cheaper).
+    """
+
+    def __init__(self, n_genes: int, latent_dim: int = 64, heads_from: str = "reconstruction") -> None:
+        super().__init__()
+        if heads_from not in ("reconstruction", "latent"):
+            raise ValueError(f"`zinb_heads_from` must be 'reconstruction' or 'latent', got {heads_from!r}.")
+        self.heads_from = heads_from
+        self.encoder_weight = nn.Parameter(torch.empty(n_genes, latent_dim))
+        self.decoder_weight = nn.Parameter(torch.empty(latent_dim, n_genes))
+        nn.init.xavier_uniform_(self.encoder_weight)
+        nn.init.xavier_uniform_(self.decoder_weight)
+        head_in = n_genes if heads_from == "reconstruction" else latent_dim
+        self.mean_head = nn.Linear(head_in, n_genes)
+        self.dispersion_head = nn.Linear(head_in, n_genes)
+        self.dropout_head = nn.Linear(head_in, n_genes)
+
+    @torch.no_grad()
+    def initialise_from_pca(self, x: np.ndarray, propagation: sp.csr_matrix, seed: int) -> None:
+        """Start at the PCA solution of the linear path: ``W1 = c V``, ``W2 = V^T``.
+
+        ``V`` holds the top ``latent_dim`` right singular vectors of ``x`` (randomised SVD, seeded) and
+        ``c`` is the least-squares scale of ``h = A^2 x V V^T`` onto ``x`` (the propagation amplifies).
+        Computed on one BLAS thread, so that the starting point does not depend on the machine's thread count.
+        """
+        latent_dim = self.encoder_weight.shape[1]
+        with single_threaded_numpy():
+            _, _, vt = randomized_svd(x, latent_dim, random_state=seed)
+            v = np.ascontiguousarray(vt.T, dtype=np.float32)
+            h = propagation @ (propagation @ (x @ v)) @ vt.astype(np.float32)
+            scale = float((h * x).sum() / max(float((h * h).sum()), 1e-12))
+        self.encoder_weight.copy_(torch.from_numpy(v * scale))
+        self.decoder_weight.copy_(torch.from_numpy(v.T.copy()))
+
+    def forward(self, x: torch.Tensor, propagation: torch.Tensor, zinb_rows: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Encode, decode and parameterise the ZINB.
+
+        Parameters
+        ----------
+        x
+            ``N x n_genes`` features.
+        propagation
+            ``N x N`` (sparse) propagation matrix.
+        zinb_rows
+            Spots for which the ZINB parameters are computed (default: all).
+
+        Returns
+        -------
+        dict
+            ``latent`` (z), ``reconstruction`` (h) for all spots; ``mean``, ``dispersion``, ``dropout``
+            for ``zinb_rows``.
+        """
+        z = propagation @ (x @ self.encoder_weight)
+        h = propagation @ (z @ self.decoder_weight)
+        src = h if self.heads_from == "reconstruction" else z
+        if zinb_rows is not None:
+            src = src[zinb_rows]
+        return {
+            "latent": z,
+            "reconstruction": h,
+            "mean": torch.exp(self.mean_head(src)).clamp(1e-5, 1e6),
+            "dispersion": F.softplus(self.dispersion_head(src)).clamp(1e-4, 1e4),
+            "dropout": torch.sigmoid(self.dropout_head(src)),
+        }
