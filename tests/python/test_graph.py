@@ -7,6 +7,7 @@ import pytest
 import scipy.sparse as sp
 
 from spatialdiffusion.cluster import refine_labels
+from spatialdiffusion.cluster.refine import ordered_neighbors
 from spatialdiffusion.graph import knn_indices, propagation_matrix, spatial_adjacency
 
 
@@ -71,6 +72,34 @@ def test_refinement_matches_loop_reference_on_real_like_data() -> None:
     idx = knn_indices(coords, 10)
     slow = np.array([max(list(labels[row]), key=list(labels[row]).count) for row in idx])
     np.testing.assert_array_equal(fast, slow)
+
+
+def _brute_force_neighbors(coords: np.ndarray, k: int) -> np.ndarray:
+    """The refinement's rule written out spot by spot: the k others with the smallest (d2, index)."""
+    out = []
+    for i in range(coords.shape[0]):
+        d2 = ((coords - coords[i]) ** 2).sum(axis=1)
+        d2[i] = np.inf
+        out.append(np.lexsort((np.arange(coords.shape[0]), d2))[:k])
+    return np.array(out)
+
+
+def test_refinement_neighbours_break_distance_ties_by_index() -> None:
+    # a square lattice (Visium HD bins) and a Visium-like hexagonal lattice of integer positions: most
+    # distances tie, so only the rule (distance, then index) fixes which spots are neighbours
+    square = np.array([[r, c] for r in range(12) for c in range(9)], dtype=float)
+    hexagonal = np.array([[r, c] for r in range(14) for c in range(r % 2, 20, 2)], dtype=float)
+    rng = np.random.default_rng(0)
+    for coords in (square, hexagonal, square[rng.permutation(len(square))]):
+        for k in (4, 6, 50):
+            np.testing.assert_array_equal(ordered_neighbors(coords, k), _brute_force_neighbors(coords, k))
+    # the rule, not the search tree, decides the vote on a lattice
+    labels = rng.integers(0, 3, size=len(square))
+    neighbours = _brute_force_neighbors(square, 8)
+    counts = np.stack([(labels[neighbours] == c).sum(axis=1) for c in range(3)], axis=1)
+    winners = counts == counts.max(axis=1, keepdims=True)
+    expected = np.array([row[np.argmax(winners[i][row])] for i, row in enumerate(labels[neighbours])])
+    np.testing.assert_array_equal(refine_labels(labels, square, n_neighbors=8), expected)
 
 
 def test_refinement_length_mismatch_is_an_error() -> None:
