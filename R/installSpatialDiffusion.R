@@ -56,6 +56,13 @@ installSpatialDiffusion <- function(envname = "r-spatialdiffusion", engine = NUL
         message("Python is already running in this R session; the new virtualenv is used after ",
             "you restart R.")
     }
+    ## R puts its own library folders first on LD_LIBRARY_PATH; a Python built with a shared
+    ## libpython (pyenv's --enable-shared, for one) would then load the system's libpython in the
+    ## venv and pip subprocesses below and lose modules such as ssl. Those steps need none of R's
+    ## libraries, so they run without it.
+    ldPath <- Sys.getenv("LD_LIBRARY_PATH", NA)
+    Sys.unsetenv("LD_LIBRARY_PATH")
+    on.exit(if (!is.na(ldPath)) Sys.setenv(LD_LIBRARY_PATH = ldPath), add = TRUE)
     if (!reticulate::virtualenv_exists(envname)) {
         reticulate::virtualenv_create(envname, python = python)
     }
