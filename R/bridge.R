@@ -104,7 +104,9 @@ spatialDiffusionPython <- function() {
     file <- .recordFile()
     dir.create(dirname(file), recursive = TRUE, showWarnings = FALSE)
     tmp <- tempfile("python", tmpdir = dirname(file))
-    writeLines(normalizePath(python, mustWork = TRUE), tmp)
+    ## the folder made absolute, the file name kept: a virtualenv's python is a symbolic link to
+    ## its base interpreter, which does not have the engine
+    writeLines(file.path(normalizePath(dirname(python), mustWork = TRUE), basename(python)), tmp)
     if (!file.rename(tmp, file)) {
         unlink(tmp)
         stop("Could not record the engine's Python in ", file, ".", call. = FALSE)

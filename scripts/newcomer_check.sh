@@ -11,7 +11,7 @@
 #           `spatialdiffusion diffusionst` run from the temporary folder.
 #
 # The tarball is the one scripts/r_check.sh built (out/r-check/), or one built here without
-# vignettes when that is missing. Reticulate's virtualenv folder (WORKON_HOME) and R's user config
+# vignettes when that is missing or older than the sources. Reticulate's virtualenv folder (WORKON_HOME) and R's user config
 # folder (R_USER_CONFIG_DIR, where installSpatialDiffusion() records its Python) point into the
 # temporary folder, so the user's own are never touched; pip's cache is used as usual.
 #
@@ -35,11 +35,11 @@ fi
 START=$(date +%s)
 step() { echo "[newcomer] $(( $(date +%s) - START ))s: $*"; }
 
-if [ ! -f "$TARBALL" ]; then
-    step "no tarball from scripts/r_check.sh; building one without vignettes"
+if [ ! -f "$TARBALL" ] || [ -n "$(find DESCRIPTION NAMESPACE R python inst/extdata -newer "$TARBALL" -print -quit)" ]; then
+    step "no up-to-date tarball from scripts/r_check.sh; building one without vignettes"
     "$ROOT/.venv/bin/python" scripts/bundle_engine.py >/dev/null
     mkdir -p "$ROOT/out/r-check"
-    ( cd "$ROOT/out/r-check" && R CMD build --no-build-vignettes --no-resave-data "$ROOT" >/dev/null )
+    ( cd "$ROOT/out/r-check" && R CMD build --no-build-vignettes --no-resave-data "$ROOT" >/dev/null 2>&1 )
 fi
 
 # A stranger's shell: none of the repository's settings, nothing found through the working directory.

@@ -18,16 +18,20 @@ withCleanDiscovery <- function(code) {
 test_that("Python discovery: option, then SPATIALDIFFUSION_PYTHON, then the recorded install", {
     withCleanDiscovery({
         ## what installSpatialDiffusion() records is found in a later session
-        python <- tempfile("python")
-        file.create(python)
+        ## a virtualenv's python is a symbolic link: the link is recorded, not its target
+        envBin <- tempfile("env")
+        dir.create(envBin)
+        base <- file.path(envBin, "python3.11")
+        file.create(base)
+        python <- file.path(envBin, "python")
+        file.symlink(base, python)
         SpatialDiffusion:::.recordPython(python)
         found <- SpatialDiffusion:::.discoverPython()
-        expect_identical(found$python, normalizePath(python))
+        expect_identical(found$python, file.path(normalizePath(envBin), "python"))
         expect_match(found$source, "installed by installSpatialDiffusion")
         ## a recorded interpreter that was deleted since is not used
-        unlink(python)
-        expect_false(identical(SpatialDiffusion:::.discoverPython()$python, normalizePath(python,
-            mustWork = FALSE)))
+        unlink(envBin, recursive = TRUE)
+        expect_false(identical(SpatialDiffusion:::.discoverPython()$python, found$python))
         Sys.setenv(SPATIALDIFFUSION_PYTHON = "/nonexistent/python")
         found <- SpatialDiffusion:::.discoverPython()
         expect_identical(found$python, "/nonexistent/python")
