@@ -23,8 +23,8 @@ test_that("domainMetrics reads columns of objects and agrees with the engine (sc
     expect_equal(m[["nScored"]], sum(!is.na(sce$layer_guess_reordered)))
     expect_error(domainMetrics(sce, "nope", "pred"), "`truth` must name a column")
     skipIfNoPython()
-    py <- reticulate::import("spatialdiffusion.metrics.clustering")
-    ref <- py$clustering_scores(as.character(sce$layer_guess_reordered), sce$pred)
+    metrics <- reticulate::import("spatialdiffusion")$metrics
+    ref <- metrics$clustering_scores(as.character(sce$layer_guess_reordered), sce$pred)
     expect_equal(unname(m[c("ARI", "AMI", "NMI", "homogeneity")]),
         c(ref$ari, ref$ami, ref$nmi, ref$homo), tolerance = 1e-8)
 })
