@@ -227,8 +227,8 @@
             "NULL, the names of two columns, or an N x 2 numeric matrix")
         absent <- setdiff(coords, cn)
         if (length(absent)) {
-            .abort("{.arg coords} names column{?s} {.val {absent}} that {where} does not have;
-                available columns: {paste(utils::head(cn, 30L), collapse = ', ')}.")
+            .abort("{.arg coords} names {.val {absent}}, not columns of {where}; its columns:
+                {paste(utils::head(cn, 30L), collapse = ', ')}.")
         }
         pair <- coords
     } else {
@@ -333,7 +333,7 @@
     short <- which(librarySize < Matrix::colSums(counts) - 1e-6)
     if (length(short)) {
         .abort("{.arg librarySize} is smaller than the spot's counts over the genes given for
-            {length(short)} spot{?s} (e.g. spot {short[1]}); it must be each spot's total over the
+            {length(short)} spot(s) (e.g. spot {short[1]}); it must be each spot's total over the
             whole transcriptome, computed before genes were removed.")
     }
     structure(as.numeric(librarySize),

@@ -2,7 +2,7 @@
 ## when its namespace is loaded (now, or later through a load hook), in an environment of their
 ## own: the package namespace is locked by then. Dispatch finds them like any other method.
 
-.seuratMethods <- new.env(parent = emptyenv())
+.seuratMethods <- new.env()
 
 .registerSeuratMethods <- function(...) {
     methods::setMethod("runDiffusionST", "Seurat", .runDiffusionSTSeurat, where = .seuratMethods)
