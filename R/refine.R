@@ -20,8 +20,10 @@
     n <- nrow(coords)
     rows <- seq_len(n)
     m <- min(n - 1L, k + k %/% 2L + 10L)
-    cand <- BiocNeighbors::findKNN(coords, k = m, get.distance = FALSE, warn.ties = FALSE,
-        BNPARAM = BiocNeighbors::KmknnParam())$index
+    ## KMKNN's k-means draws random numbers: seeded, and the caller's stream left alone (the
+    ## neighbours found are exact whatever the draw)
+    cand <- withr::with_seed(1L, BiocNeighbors::findKNN(coords, k = m, get.distance = FALSE,
+        warn.ties = FALSE, BNPARAM = BiocNeighbors::KmknnParam())$index)
     d2 <- .squaredDistances(coords, rows, cand)
     d2[cand == rows] <- Inf  # never the spot itself (findKNN leaves it out already)
     o <- order(row(cand), d2, cand)
