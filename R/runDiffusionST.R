@@ -103,6 +103,8 @@
 #'   `spatialdiffusion.diffusionst_arrays()`, e.g. `gcn_epochs` or
 #'   `train_epochs` for quick runs (see the engine's `DiffusionSTConfig`). Engine arguments that
 #'   the arguments above set (such as `refine_neighbors`) are refused, and so is `NA`.
+#'   The object methods pass the matrix method's arguments (all but `x`, `coords`, `sampleId`,
+#'   `librarySize`, `name` and `verbose`, which they take themselves) through `...` too.
 #' @return `x` with the results added (see Results), or a list for the matrix method.
 #' @seealso [domainMetrics()], [plotDomains()], [loadExampleDLPFC()]
 #' @examples

@@ -31,6 +31,8 @@
 #'   `spatialdiffusion.spalstf_arrays()` (e.g. `epochs`; see the engine's
 #'   `SpaLSTFConfig`). Engine arguments that the arguments above set (such as `st_coords`) are
 #'   refused, and so is `NA`.
+#'   The object methods pass the matrix method's arguments (all but `x`, `reference`,
+#'   `coords`, `sampleId`, `name` and `verbose`, which they take themselves) through `...` too.
 #' @return `x` with `altExp(x, name)`, a SingleCellExperiment whose assay `"imputed"` holds the
 #'   imputed genes x cells on the log-normalised scale `log1p(1e4 * count / library size of the
 #'   observed genes)`, and `metadata(x)[[name]]` (parameters, seed, timings, versions); for
