@@ -25,7 +25,7 @@ test_that("runSpaLSTF imputes held-out osmFISH genes better than a kNN baseline"
     ## kNN baseline: each cell gets the mean of its 30 nearest reference cells in the space of
     ## the observed genes
     nn <- BiocNeighbors::queryKNN(logNorm(refCounts[observed, ], refLib),
-        logNorm(stCounts[observed, ], stLib), k = 30L, get.distance = FALSE)$index
+        logNorm(stCounts[observed, ], stLib), k = 30L, get.distance = FALSE, warn.ties = FALSE)$index
     refHidden <- logNorm(refCounts[hidden, ], refLib)
     knn <- sapply(hidden, function(g) rowMeans(matrix(refHidden[nn, g], nrow(nn))))
     medianSpearman <- function(pred) {
