@@ -9,7 +9,7 @@ test_that("domainMetrics gives known values and excludes missing truth", {
     ## one predicted cluster: no information
     m3 <- domainMetrics(NULL, truth, rep(1, 6))
     expect_equal(unname(m3[c("ARI", "NMI", "homogeneity")]), c(0, 0, 0))
-    expect_error(domainMetrics(NULL, truth, 1:3), "same length")
+    expect_error(domainMetrics(NULL, truth, 1:3), "`pred` must be labels of the same length as `truth` \\(6\\)")
     expect_error(domainMetrics(NULL, rep(NA, 3), 1:3), "missing")
 })
 
