@@ -41,16 +41,20 @@ test_that("the refinement follows its rule on Visium array and pixel coordinates
     expect_gt(mean(SpatialDiffusion:::.refineLabels(noisy, array, 50L) != noisy), 0.5)
 })
 
-test_that("the refinement gives the engine's labels where no distances tie", {
+test_that("the refinement gives the engine's labels, ties and all", {
     skipIfNoPython()
+    engine <- reticulate::import("spatialdiffusion")$cluster$refine_labels
     set.seed(3)
     coords <- cbind(runif(1500, 0, 100), runif(1500, 0, 100))
     labels <- as.integer(cut(coords[, 1] + rnorm(1500, sd = 15), 5))
-    engine <- reticulate::import("spatialdiffusion")$cluster$refine_labels
-    for (k in c(6L, 50L)) {
-        fromEngine <- as.integer(engine(labels, coords, n_neighbors = k))
-        refined <- SpatialDiffusion:::.refineLabels(labels, coords, k)
+    sce <- exampleFiles("dlpfc")
+    array <- cbind(as.numeric(sce$array_row), as.numeric(sce$array_col))
+    noisy <- sample(1:7, ncol(sce), replace = TRUE)
+    for (case in list(list(labels, coords, 6L), list(labels, coords, 50L),
+        list(noisy, array, 50L))) {
+        fromEngine <- as.integer(engine(case[[1]], case[[2]], n_neighbors = case[[3]]))
+        refined <- SpatialDiffusion:::.refineLabels(case[[1]], case[[2]], case[[3]])
         expect_identical(refined, fromEngine)
-        expect_false(identical(refined, labels))
+        expect_false(identical(refined, case[[1]]))
     }
 })
