@@ -20,6 +20,5 @@
 #' @importFrom ggplot2 .data
 #' @importFrom SingleCellExperiment SingleCellExperiment reducedDim reducedDim<- altExp altExp<-
 #' @importClassesFrom SingleCellExperiment SingleCellExperiment
-#' @importClassesFrom Matrix Matrix
-#' @importClassesFrom DelayedArray DelayedArray
+#' @importClassesFrom SummarizedExperiment SummarizedExperiment
 "_PACKAGE"

@@ -7,13 +7,10 @@
 
 .bridge <- new.env(parent = emptyenv())
 
-.ENGINE_MODULES <- c(
-    engine = "spatialdiffusion",
-    diffusionst = "spatialdiffusion.methods.diffusionst",
-    spalstf = "spatialdiffusion.methods.spalstf",
-    cluster = "spatialdiffusion.cluster",
-    metrics = "spatialdiffusion.metrics"
-)
+## Only the engine's top-level module, whose names stay stable (diffusionst_arrays,
+## spalstf_arrays, evaluate_spalstf_arrays; the submodules cluster and metrics) while its
+## internal layout may change.
+.ENGINE_MODULES <- c(engine = "spatialdiffusion")
 
 .onLoad <- function(libname, pkgname) {
     ## delay_load: nothing here starts Python. The first use of a module runs
@@ -27,6 +24,7 @@
             )
         )
     }
+    .onLoadSeurat()
     invisible()
 }
 

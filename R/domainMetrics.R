@@ -31,23 +31,20 @@ domainMetrics <- function(x, truth, pred = "DiffusionST_domain") {
         } else if (is.data.frame(x) || methods::is(x, "DataFrame")) {
             x
         } else {
-            stop("`x` must be a SingleCellExperiment, SpatialExperiment, Seurat object, data ",
-                "frame, or NULL.", call. = FALSE)
+            .abort("{.arg x} must be a SingleCellExperiment, SpatialExperiment, Seurat object, data
+                frame, or NULL.")
         }
         truth <- .annotationColumn(df, truth, "truth")
         pred <- .annotationColumn(df, pred, "pred", " (run runDiffusionST() first?)")
     }
-    if (length(truth) != length(pred)) {
-        stop("`truth` and `pred` must have the same length, got ", length(truth), " and ",
-            length(pred), ".", call. = FALSE)
-    }
+    .assert(checkmate::check_atomic(pred, len = length(truth)), "pred",
+        paste0("labels of the same length as `truth` (", length(truth), ")"))
     truth <- as.character(truth)
     pred <- as.character(pred)
     keep <- !(is.na(truth) | tolower(trimws(truth)) %in% c("", "na", "nan", "none", "null"))
-    if (!any(keep)) stop("Every reference label in `truth` is missing; nothing to score.",
-        call. = FALSE)
+    if (!any(keep)) .abort("Every reference label in {.arg truth} is missing; nothing to score.")
     if (anyNA(pred[keep])) {
-        stop("`pred` has missing labels for spots that have a reference label.", call. = FALSE)
+        .abort("{.arg pred} has missing labels for spots that have a reference label.")
     }
     t <- truth[keep]
     p <- pred[keep]

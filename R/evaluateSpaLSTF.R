@@ -10,7 +10,7 @@
 #' @inheritParams runSpaLSTF
 #' @param folds Number of cross-validation folds (at least 2).
 #' @param ... Further engine settings passed to
-#'   `spatialdiffusion.methods.spalstf.evaluate_spalstf_arrays()` (e.g. `epochs`; see the engine's
+#'   `spatialdiffusion.evaluate_spalstf_arrays()` (e.g. `epochs`; see the engine's
 #'   `SpaLSTFConfig`). Engine arguments that the arguments above set (such as `n_folds`) are
 #'   refused, and so is `NA`.
 #' @return A [S4Vectors::DataFrame] with one row per gene (`gene`, `fold` numbered from 1, `spcc`,
@@ -32,23 +32,20 @@
 #' }
 #' @include AllGenerics.R
 #' @name evaluateSpaLSTF
-#' @aliases evaluateSpaLSTF,ANY,ANY-method
+#' @aliases evaluateSpaLSTF,ANY-method evaluateSpaLSTF,SummarizedExperiment-method
+#'   evaluateSpaLSTF,Seurat-method
 NULL
 
-#' @rdname evaluateSpaLSTF
-#' @export
-setMethod("evaluateSpaLSTF", c("ANY", "ANY"), function(x, reference, folds = 5, assay = NULL,
-    referenceAssay = NULL, coords = NULL, sampleId = "sample_id", preset = "auto",
-    device = "auto", seed = 0L, BPPARAM = BiocParallel::SerialParam(), verbose = TRUE, ...) {
-    st <- .spatialInput(x, assay, coords, sampleId, verbose)
-    ref <- .referenceInput(reference, referenceAssay)
-    shared <- rownames(st$counts)[toupper(rownames(st$counts)) %in% toupper(rownames(ref$counts))]
-    .genesToImpute(st$counts, ref$counts, shared)  # errors when no gene is shared
-    folds <- .checkWhole(folds, "folds", 2)
-    if (folds > length(shared)) {
-        stop("`folds` = ", folds, " is more than the ", length(shared), " genes shared by `x` ",
-            "and `reference`; use at most ", length(shared), " folds.", call. = FALSE)
-    }
+## The core on genes x cells counts (the "ANY" method; the object methods call it).
+.evaluateSpaLSTFCore <- function(x, reference, folds = 5, referenceAssay = NULL, coords = NULL,
+    sampleId = NULL, preset = "auto", device = "auto", seed = 0L,
+    BPPARAM = BiocParallel::SerialParam(), verbose = TRUE, ...) {
+    st <- .spatialInput(x, coords, sampleId)
+    ref <- .referenceCounts(reference, referenceAssay)
+    shared <- rownames(st$counts)[toupper(rownames(st$counts)) %in% toupper(rownames(ref))]
+    .genesToImpute(st$counts, ref, shared)  # errors when no gene is shared
+    folds <- .checkWhole(folds, "folds", 2, max(2, length(shared)),
+        paste0(" (at most the ", length(shared), " genes shared by `x` and `reference`)"))
     settings <- .checkRunSettings(preset, device, seed, verbose)
     engineArgs <- .engineOverrides(list(...), .EVALUATE_SPALSTF_ARGS)
     start <- proc.time()[["elapsed"]]
@@ -75,7 +72,30 @@ setMethod("evaluateSpaLSTF", c("ANY", "ANY"), function(x, reference, folds = 5, 
         timings = c(runs[[1]]$timings, list(total = proc.time()[["elapsed"]] - start)),
         versions = c(runs[[1]]$versions, .versionsR()))
     out
+}
+
+#' @rdname evaluateSpaLSTF
+#' @export
+setMethod("evaluateSpaLSTF", "ANY", .evaluateSpaLSTFCore)
+
+#' @rdname evaluateSpaLSTF
+#' @export
+setMethod("evaluateSpaLSTF", "SummarizedExperiment", function(x, reference, ..., assay = "counts",
+    coords = NULL, sampleId = "sample_id", verbose = TRUE) {
+    crd <- if (methods::is(x, "SingleCellExperiment")) .coordsSCE(x, coords, verbose,
+        required = FALSE)
+    .evaluateSpaLSTFCore(.countsSCE(x, assay), reference, ..., coords = crd,
+        sampleId = .sampleIds(SummarizedExperiment::colData(x), sampleId, ncol(x)),
+        verbose = verbose)
 })
+
+## The Seurat method (registered by .registerSeuratMethods() once SeuratObject is loaded).
+.evaluateSpaLSTFSeurat <- function(x, reference, ..., assay = NULL, coords = NULL,
+    sampleId = "sample_id", verbose = TRUE) {
+    .evaluateSpaLSTFCore(.countsSeurat(x, assay), reference, ...,
+        coords = .coordsSeurat(x, coords, verbose, required = FALSE),
+        sampleId = .sampleIds(x[[]], sampleId, ncol(x)), verbose = verbose)
+}
 
 ## The engine's per-gene scores as a DataFrame, folds numbered from 1 as R counts.
 .perGeneTable <- function(perGene) {

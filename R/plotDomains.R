@@ -25,20 +25,20 @@ plotDomains <- function(x, domain = "DiffusionST_domain", truth = NULL, coords =
     sampleId = "sample_id", pointSize = 1, title = NULL) {
     if (.isSeurat(x)) {
         df <- x[[]]
-        crd <- .coordsSeurat(x, coords, verbose = FALSE)$coords
+        crd <- .coordsSeurat(x, coords, verbose = FALSE)
     } else if (methods::is(x, "SingleCellExperiment")) {
         df <- as.data.frame(SummarizedExperiment::colData(x))
-        crd <- .coordsSCE(x, coords, verbose = FALSE)$coords
+        crd <- .coordsSCE(x, coords, verbose = FALSE)
     } else {
         stop("`x` must be a SingleCellExperiment, SpatialExperiment or Seurat object.",
             call. = FALSE)
     }
+    crd <- .checkCoordMatrix(crd, nrow(df), attr(crd, "source"))
     labels <- list()  # one panel per labelling: the truth first, when given
     if (!is.null(truth)) labels[[truth]] <- .annotationColumn(df, truth, "truth")
     labels[[domain]] <- .annotationColumn(df, domain, "domain", " (run runDiffusionST() first?)")
-    if (!is.numeric(pointSize) || length(pointSize) != 1L || is.na(pointSize) || pointSize <= 0) {
-        stop("`pointSize` must be a single positive number.", call. = FALSE)
-    }
+    .assert(checkmate::check_number(pointSize, lower = .Machine$double.xmin), "pointSize",
+        "a single positive number")
     samples <- .sampleIds(df, sampleId, nrow(df))
     xy <- if (.rowFirst(crd)) crd[, 2:1] else crd[, 1:2]
     long <- do.call(rbind, lapply(names(labels), function(panel) {

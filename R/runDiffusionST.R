@@ -4,19 +4,26 @@
 #' (ZINB graph autoencoder), enhances the highly variable genes with a diffusion model and returns
 #' the PCA embedding of the enhanced data; the embedding is then clustered **in R** with
 #' `mclust::Mclust(embedding, G = nClusters, modelNames = "EEE")` seeded from `seed`, and the labels
-#' are refined by a majority vote over each spot's `refineNeighbors` nearest spots.
+#' are refined in R by a majority vote over each spot's `refineNeighbors` nearest spots
+#' (BiocNeighbors; equidistant spots are taken in the order of their index, so the result does
+#' not depend on the neighbour search).
 #'
 #' @section Input:
 #' * **SpatialExperiment / SingleCellExperiment**: raw counts from `assay(x, assay)`. Spatial
-#'   coordinates are taken from the first of: the `coords` argument; `spatialCoords(x)`
-#'   (SpatialExperiment); `reducedDim(x, "spatial")`; the `colData` columns
-#'   `array_row`/`array_col`, `row`/`col`, `x`/`y`, `imagerow`/`imagecol`,
-#'   `pxl_row_in_fullres`/`pxl_col_in_fullres`, `x_coord`/`y_coord`. A message says which one was
-#'   used; an error is raised only when none has them.
-#' * **Seurat**: raw counts from the `counts` slot of Seurat assay `assay` (default: the default
-#'   assay); coordinates from `GetTissueCoordinates()` of the object's images, else the
-#'   `meta.data` columns listed above.
-#' * **matrix / sparse Matrix / DelayedArray**: genes x spots raw counts with `coords` an N x 2 numeric matrix.
+#'   coordinates come from `coords` when given (the names of two `colData` columns, or an N x 2
+#'   matrix), else from the first of: `spatialCoords(x)` (SpatialExperiment);
+#'   `reducedDim(x, "spatial")`; the `colData` columns `array_row`/`array_col`,
+#'   `x_coord`/`y_coord` or `x`/`y`. Any other columns are named with `coords`, e.g.
+#'   `coords = c("pxl_row_in_fullres", "pxl_col_in_fullres")`. A message says which coordinates
+#'   were used; when every spot has the same position the run stops, naming them.
+#' * **Seurat** (when SeuratObject is installed): raw counts from the `counts` slot of Seurat assay
+#'   `assay` (default: the default assay); coordinates from `coords`, else
+#'   `GetTissueCoordinates()` of the object's images, else the `meta.data` columns listed above.
+#' * **matrix / sparse Matrix / DelayedArray**: genes x spots raw counts with `coords` an N x 2
+#'   numeric matrix; `sampleId` and `librarySize` are then vectors (one value per spot) or `NULL`.
+#'
+#' Gene names (rownames) must be unique: make them so with `make.unique()` or
+#' `scuttle::uniquifyFeatureNames()`.
 #'
 #' Objects with several samples (a `sample_id` column, or the column named by `sampleId`) are run
 #' per sample, each with its own spatial graph, model and clustering, in parallel with `BPPARAM`.
@@ -67,7 +74,7 @@
 #' @param x A SpatialExperiment, SingleCellExperiment, Seurat object, or a genes x spots counts
 #'   matrix (dense, sparse `Matrix` or `DelayedArray`).
 #' @param nClusters Number of spatial domains (mclust components), from 2 to the number of spots
-#'   minus one.
+#'   minus one (the second argument when not named).
 #' @param assay For SingleCellExperiment: the assay holding raw counts (`"counts"`). For Seurat:
 #'   the Seurat assay whose counts slot is used (default: `DefaultAssay(x)`).
 #' @param coords `NULL` (find coordinates, see Input), two column names of `colData(x)` /
@@ -93,9 +100,11 @@
 #'   engine's threads do not survive a fork. `SnowParam(workers)` runs samples in new R processes.
 #' @param verbose Show progress messages (and the engine's progress bars).
 #' @param ... Further engine settings passed to
-#'   `spatialdiffusion.methods.diffusionst.diffusionst_arrays()`, e.g. `gcn_epochs` or
+#'   `spatialdiffusion.diffusionst_arrays()`, e.g. `gcn_epochs` or
 #'   `train_epochs` for quick runs (see the engine's `DiffusionSTConfig`). Engine arguments that
 #'   the arguments above set (such as `refine_neighbors`) are refused, and so is `NA`.
+#'   The object methods pass the matrix method's arguments (all but `x`, `coords`, `sampleId`,
+#'   `librarySize`, `name` and `verbose`, which they take themselves) through `...` too.
 #' @return `x` with the results added (see Results), or a list for the matrix method.
 #' @seealso [domainMetrics()], [plotDomains()], [loadExampleDLPFC()]
 #' @examples
@@ -112,114 +121,31 @@
 #' }
 #' @include AllGenerics.R
 #' @name runDiffusionST
-#' @aliases runDiffusionST,SingleCellExperiment-method runDiffusionST,matrix-method
-#'   runDiffusionST,Matrix-method runDiffusionST,DelayedArray-method runDiffusionST,ANY-method
+#' @aliases runDiffusionST,ANY-method runDiffusionST,SingleCellExperiment-method
+#'   runDiffusionST,Seurat-method
 NULL
 
-#' @rdname runDiffusionST
-#' @export
-setMethod("runDiffusionST", "SingleCellExperiment", function(x, nClusters = 7, assay = "counts",
-    coords = NULL, sampleId = "sample_id", preset = "auto", device = "auto", seed = 0L,
-    librarySize = NULL, refine = TRUE, refineNeighbors = 50L, name = "DiffusionST",
-    BPPARAM = BiocParallel::SerialParam(), verbose = TRUE, ...) {
-    name <- .checkSCEResultName(x, name, "DiffusionST", withDomains = TRUE)
-    counts <- .countsSCE(x, assay)
+## The core: a genes x spots counts matrix (dense, sparse, DelayedArray) and its coordinates. It is
+## the "ANY" method, and the object methods call it after extracting their inputs.
+.runDiffusionSTCore <- function(x, nClusters = 7, coords = NULL, sampleId = NULL, preset = "auto",
+    device = "auto", seed = 0L, librarySize = NULL, refine = TRUE, refineNeighbors = 50L,
+    name = "DiffusionST", BPPARAM = BiocParallel::SerialParam(), verbose = TRUE, ...) {
+    .checkMatrixLike(x, "spots")
+    counts <- .checkCounts(x, "The counts matrix `x`",
+        "Pass raw integer counts, genes in rows and spots in columns.")
     .geneNames(counts)
-    crd <- .coordsSCE(x, coords, verbose)
-    samples <- .sampleIds(SummarizedExperiment::colData(x), sampleId, ncol(x))
-    libSize <- .librarySizes(SummarizedExperiment::colData(x), librarySize, counts)
-    res <- .diffusionstCore(counts, crd, nClusters, samples, preset, device, seed, libSize, refine,
-        refineNeighbors, verbose, BPPARAM, list(...))
-
-    ## Build every piece first, then assign: a failure leaves `x` untouched.
-    enh <- SingleCellExperiment::SingleCellExperiment(list(enhanced = res$enhanced))
-    rd <- SummarizedExperiment::rowData(x)
-    if (ncol(rd)) SummarizedExperiment::rowData(enh) <- rd[rownames(res$enhanced), , drop = FALSE]
-    md <- S4Vectors::metadata(x)
-    md[[name]] <- res$metadata
-    colnames(res$embedding) <- paste0(name, "_", seq_len(ncol(res$embedding)))
-    x[[paste0(name, "_domain")]] <- res$domains
-    reducedDim(x, name) <- res$embedding
-    altExp(x, name) <- enh
-    S4Vectors::metadata(x) <- md
-    x
-})
-
-#' @rdname runDiffusionST
-#' @export
-setMethod("runDiffusionST", "matrix", function(x, nClusters = 7, assay = NULL, coords = NULL,
-    sampleId = "sample_id", preset = "auto", device = "auto", seed = 0L, librarySize = NULL,
-    refine = TRUE, refineNeighbors = 50L, name = "DiffusionST",
-    BPPARAM = BiocParallel::SerialParam(), verbose = TRUE, ...) {
-    .checkString(name, "name")
-    .runDiffusionSTMatrix(x, nClusters, coords, sampleId, preset, device, seed, librarySize,
-        refine, refineNeighbors, BPPARAM, verbose, ...)
-})
-
-#' @rdname runDiffusionST
-#' @export
-setMethod("runDiffusionST", "Matrix", getMethod("runDiffusionST", "matrix"))
-
-#' @rdname runDiffusionST
-#' @export
-setMethod("runDiffusionST", "DelayedArray", getMethod("runDiffusionST", "matrix"))
-
-#' @rdname runDiffusionST
-#' @export
-setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coords = NULL,
-    sampleId = "sample_id", preset = "auto", device = "auto", seed = 0L, librarySize = NULL,
-    refine = TRUE, refineNeighbors = 50L, name = "DiffusionST",
-    BPPARAM = BiocParallel::SerialParam(), verbose = TRUE, ...) {
-    if (!.isSeurat(x)) {
-        stop("runDiffusionST() needs a SpatialExperiment, SingleCellExperiment, Seurat object or ",
-            "a genes x spots counts matrix; got an object of class ", class(x)[1], ".",
-            call. = FALSE)
+    if (!is.matrix(coords) && !is.data.frame(coords)) {
+        .abort("For a counts matrix, {.arg coords} must be an N x 2 numeric matrix of spot
+            coordinates (one row per column of {.arg x}).")
     }
-    .runDiffusionSTSeurat(x, nClusters, assay, coords, sampleId, preset, device, seed,
-        librarySize, refine, refineNeighbors, name, BPPARAM, verbose, ...)
-})
-
-## The matrix methods (dense, sparse or DelayedArray counts): results come back as a list.
-.runDiffusionSTMatrix <- function(x, nClusters, coords, sampleId, preset, device, seed,
-    librarySize, refine, refineNeighbors, BPPARAM, verbose, ...) {
-    input <- .matrixInput(x, coords, sampleId, unit = "spots", coordsRequired = TRUE)
-    libSize <- .librarySizes(NULL, librarySize, input$counts)
-    .diffusionstCore(input$counts, input$crd, nClusters, input$samples, preset, device, seed,
-        libSize, refine, refineNeighbors, verbose, BPPARAM, list(...))
-}
-
-.runDiffusionSTSeurat <- function(x, nClusters, assay, coords, sampleId, preset, device, seed,
-    librarySize, refine, refineNeighbors, name, BPPARAM, verbose, ...) {
-    .needSeurat()
-    slots <- .seuratResultSlots(x, name, "DiffusionST", withReduction = TRUE)
-    if (is.null(assay)) assay <- SeuratObject::DefaultAssay(x)
-    counts <- .countsSeurat(x, assay)
-    .geneNames(counts)
-    crd <- .coordsSeurat(x, coords, verbose)
-    samples <- .sampleIds(x[[]], sampleId, ncol(x))
-    libSize <- .librarySizes(x[[]], librarySize, counts)
-    res <- .diffusionstCore(counts, crd, nClusters, samples, preset, device, seed, libSize, refine,
-        refineNeighbors, verbose, BPPARAM, list(...))
-
-    enhanced <- res$enhanced
-    enhanced[is.na(enhanced)] <- 0
-    newAssay <- .resultAssay(enhanced, slots)
-    colnames(res$embedding) <- paste0(slots$reductionKey, seq_len(ncol(res$embedding)))
-    reduction <- SeuratObject::CreateDimReducObject(embeddings = res$embedding,
-        key = slots$reductionKey, assay = assay)
-    x[[slots$column]] <- res$domains
-    x[[slots$assay]] <- newAssay
-    x[[slots$reduction]] <- reduction
-    SeuratObject::Misc(x, name) <- res$metadata
-    x
-}
-
-## ---- shared core --------------------------------------------------------------------------
-
-.diffusionstCore <- function(counts, crd, nClusters, samples, preset, device, seed, libSize,
-    refine, refineNeighbors, verbose, BPPARAM, engineArgs) {
+    source <- attr(coords, "source")
+    if (is.null(source)) source <- "the `coords` argument"
+    coords <- .checkCoordMatrix(coords, ncol(counts), source, colnames(counts))
+    samples <- .sampleLabels(sampleId, ncol(counts))
+    libSize <- .librarySizes(librarySize, counts)
+    name <- .checkString(name, "name")
     settings <- .checkRunSettings(preset, device, seed, verbose)
-    engineArgs <- .engineOverrides(engineArgs, .DIFFUSIONST_ARGS)
+    engineArgs <- .engineOverrides(list(...), .DIFFUSIONST_ARGS)
     refine <- .checkFlag(refine, "refine")
     refineNeighbors <- .checkWhole(refineNeighbors, "refineNeighbors", 1)
     groups <- .sampleGroups(ncol(counts), samples)
@@ -229,38 +155,37 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
     .adviseBLAS(settings$verbose)
     start <- proc.time()[["elapsed"]]
     if (length(groups) > 1L) {
-        .say(settings$verbose, "DiffusionST: ", length(groups), " samples, run one by one (",
-            class(BPPARAM)[1], ").")
+        .say(settings$verbose, "DiffusionST: {length(groups)} samples, run one by one
+            ({class(BPPARAM)[1]}).")
     }
     runs <- .runGroups(names(groups), function(s) {
         idx <- groups[[s]]
-        .diffusionstOne(counts[, idx, drop = FALSE], crd$coords[idx, , drop = FALSE], nClusters,
-            settings$preset, settings$device, settings$seed, libSize[idx], refine, refineNeighbors,
-            settings$verbose, engineArgs, if (length(groups) > 1L) s)
+        .diffusionstOne(counts[, idx, drop = FALSE], coords[idx, , drop = FALSE], nClusters,
+            settings, libSize[idx], refine, refineNeighbors, engineArgs,
+            if (length(groups) > 1L) s)
     }, BPPARAM = BPPARAM)
     names(runs) <- names(groups)
 
     cells <- colnames(counts)  # NULL for an object without column names
-    nSpots <- ncol(counts)
     genes <- rownames(counts)
-    embedding <- matrix(NA_real_, nSpots, ncol(runs[[1]]$embedding),
-        dimnames = list(cells, paste0("DiffusionST_", seq_len(ncol(runs[[1]]$embedding)))))
-    selected <- genes[sort(unique(unlist(lapply(runs, function(r) r$geneIndex))))]
-    enhanced <- matrix(NA_real_, length(selected), nSpots, dimnames = list(selected, cells))
-    domains <- integer(nSpots)
+    nPcs <- ncol(runs[[1]]$embedding)
+    embedding <- matrix(NA_real_, ncol(counts), nPcs,
+        dimnames = list(cells, paste0(name, "_", seq_len(nPcs))))
+    selected <- genes[sort(unique(unlist(lapply(runs, `[[`, "geneIndex"))))]
+    enhanced <- matrix(NA_real_, length(selected), ncol(counts), dimnames = list(selected, cells))
+    domains <- integer(ncol(counts))
     for (s in names(groups)) {
         idx <- groups[[s]]
-        r <- runs[[s]]
-        embedding[idx, ] <- r$embedding
-        enhanced[genes[r$geneIndex], idx] <- t(r$enhanced)
-        domains[idx] <- r$domains
+        embedding[idx, ] <- runs[[s]]$embedding
+        enhanced[genes[runs[[s]]$geneIndex], idx] <- t(runs[[s]]$enhanced)
+        domains[idx] <- runs[[s]]$domains
     }
-    domains <- factor(domains, levels = sort(unique(domains)))
 
     meta <- runs[[1]]$metadata
-    meta$coordinates <- crd$source
-    meta$librarySize <- if (is.null(libSize)) "totals over the genes given" else attr(libSize, "source")
-    meta$nSpots <- nSpots
+    meta$coordinates <- source
+    meta$librarySize <- if (is.null(libSize)) "totals over the genes given" else
+        attr(libSize, "source")
+    meta$nSpots <- ncol(counts)
     meta$nGenesInput <- length(genes)
     meta$nGenesSelected <- length(selected)
     if (length(groups) > 1L) {
@@ -269,77 +194,128 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
     } else {
         meta$timings$total <- proc.time()[["elapsed"]] - start
     }
-    list(domains = domains, embedding = embedding, enhanced = enhanced, metadata = meta)
+    list(domains = factor(domains, levels = sort(unique(domains))), embedding = embedding,
+        enhanced = enhanced, metadata = meta)
 }
 
-.diffusionstOne <- function(counts, coords, nClusters, preset, device, seed, libSize, refine,
-    refineNeighbors, verbose, engineArgs, sample = NULL) {
+#' @rdname runDiffusionST
+#' @export
+setMethod("runDiffusionST", "ANY", .runDiffusionSTCore)
+
+#' @rdname runDiffusionST
+#' @export
+setMethod("runDiffusionST", "SingleCellExperiment", function(x, ..., assay = "counts",
+    coords = NULL, sampleId = "sample_id", librarySize = NULL, name = "DiffusionST",
+    verbose = TRUE) {
+    name <- .checkSCEResultName(x, name, "DiffusionST", withDomains = TRUE)
+    cd <- SummarizedExperiment::colData(x)
+    res <- .runDiffusionSTCore(.countsSCE(x, assay), ...,
+        coords = .coordsSCE(x, coords, verbose), sampleId = .sampleIds(cd, sampleId, ncol(x)),
+        librarySize = .librarySizeColumn(cd, librarySize), name = name, verbose = verbose)
+
+    ## Build every piece first, then assign: a failure leaves `x` untouched.
+    enh <- SingleCellExperiment::SingleCellExperiment(list(enhanced = res$enhanced))
+    rd <- SummarizedExperiment::rowData(x)
+    if (ncol(rd)) SummarizedExperiment::rowData(enh) <- rd[rownames(res$enhanced), , drop = FALSE]
+    md <- S4Vectors::metadata(x)
+    md[[name]] <- res$metadata
+    x[[paste0(name, "_domain")]] <- res$domains
+    reducedDim(x, name) <- res$embedding
+    altExp(x, name) <- enh
+    S4Vectors::metadata(x) <- md
+    x
+})
+
+## The Seurat method (registered by .registerSeuratMethods() once SeuratObject is loaded).
+.runDiffusionSTSeurat <- function(x, ..., assay = NULL, coords = NULL, sampleId = "sample_id",
+    librarySize = NULL, name = "DiffusionST", verbose = TRUE) {
+    slots <- .seuratResultSlots(x, name, "DiffusionST", withReduction = TRUE)
+    if (is.null(assay)) assay <- SeuratObject::DefaultAssay(x)
+    md <- x[[]]
+    res <- .runDiffusionSTCore(.countsSeurat(x, assay), ...,
+        coords = .coordsSeurat(x, coords, verbose), sampleId = .sampleIds(md, sampleId, ncol(x)),
+        librarySize = .librarySizeColumn(md, librarySize), name = name, verbose = verbose)
+
+    enhanced <- res$enhanced
+    enhanced[is.na(enhanced)] <- 0  # a Seurat assay cannot hold NA
+    colnames(res$embedding) <- paste0(slots$reductionKey, seq_len(ncol(res$embedding)))
+    reduction <- SeuratObject::CreateDimReducObject(embeddings = res$embedding,
+        key = slots$reductionKey, assay = assay)
+    newAssay <- .resultAssay(enhanced, slots)
+    x[[slots$column]] <- res$domains
+    x[[slots$assay]] <- newAssay
+    x[[slots$reduction]] <- reduction
+    SeuratObject::Misc(x, name) <- res$metadata
+    x
+}
+
+## One sample: the engine (embedding), then mclust and the refinement in R.
+.diffusionstOne <- function(counts, coords, nClusters, settings, libSize, refine, refineNeighbors,
+    engineArgs, sample = NULL) {
+    verbose <- settings$verbose
     label <- if (is.null(sample)) "DiffusionST" else paste0("DiffusionST [", sample, "]")
-    .say(verbose, label, ": ", ncol(counts), " spots x ", nrow(counts), " genes; running the engine",
-        " (preset = \"", preset, "\", device = \"", device, "\", seed = ", seed, ")...")
+    .say(verbose, "{label}: {ncol(counts)} spots x {nrow(counts)} genes; running the engine
+        (preset = \"{settings$preset}\", device = \"{settings$device}\", seed =
+        {settings$seed})...")
     t0 <- proc.time()[["elapsed"]]
     args <- c(list(counts = .countsForEngine(counts), coords = unname(coords),
-        gene_names = as.list(rownames(counts)), n_clusters = nClusters, preset = preset, device = device,
-        seed = seed, cluster = FALSE, verbose = verbose,
+        gene_names = as.list(rownames(counts)), n_clusters = nClusters, preset = settings$preset,
+        device = settings$device, seed = settings$seed, cluster = FALSE, verbose = verbose,
         library_size = if (!is.null(libSize)) array(libSize),
         refine_neighbors = if (refine) refineNeighbors else 0L),
         engineArgs)
-    res <- .callEngine("diffusionst", "diffusionst_arrays", args)
+    res <- .callEngine("engine", "diffusionst_arrays", args)
     tEngine <- proc.time()[["elapsed"]] - t0
     embedding <- .asMatrix(res[["embedding"]])
-    enhanced <- .asMatrix(res[["enhanced"]])
-    geneIndex <- as.integer(.asList(res[["hvg_index"]])) + 1L
-
-    .say(verbose, label, ": clustering the embedding with mclust (EEE, G = ", nClusters,
-        ", seed = ", seed, ")...")
-    t1 <- proc.time()[["elapsed"]]
     params <- .asList(res[["params"]])
-    mclustStart <- params[["mclust_start"]]
-    labels <- .mclustSeeded(embedding, nClusters, seed, mclustStart)
+
+    .say(verbose, "{label}: clustering the embedding with mclust (EEE, G = {nClusters}, seed =
+        {settings$seed})...")
+    t1 <- proc.time()[["elapsed"]]
+    labels <- .mclustSeeded(embedding, nClusters, settings$seed, params[["mclust_start"]])
     tMclust <- proc.time()[["elapsed"]] - t1
-    refined <- labels
     t2 <- proc.time()[["elapsed"]]
     if (refine) {
-        .say(verbose, label, ": refining domains (", refineNeighbors, " nearest spots)...")
-        refined <- as.integer(.asList(.callEngine("cluster", "refine_labels",
-            list(as.integer(labels), unname(coords), n_neighbors = refineNeighbors))))
+        .say(verbose, "{label}: refining domains ({refineNeighbors} nearest spots)...")
+        labels <- .refineLabels(labels, coords, refineNeighbors)
     }
     tRefine <- proc.time()[["elapsed"]] - t2
 
-    engineMeta <- list(
-        params = params,
-        timings = .asList(res[["timings"]]),
-        versions = .asList(res[["versions"]])
-    )
     meta <- list(
         method = "DiffusionST",
         nClusters = nClusters,
-        seed = seed,
-        preset = preset,
-        device = device,
-        clustering = list(method = "mclust::Mclust", modelNames = "EEE", start = mclustStart,
-            runIn = "R"),
+        seed = settings$seed,
+        preset = settings$preset,
+        device = settings$device,
+        clustering = list(method = "mclust::Mclust", modelNames = "EEE",
+            start = params[["mclust_start"]], runIn = "R"),
         refine = refine,
         refineNeighbors = refineNeighbors,
         engineArgs = engineArgs,
-        params = engineMeta$params,
-        timings = c(engineMeta$timings, list(engineCall = tEngine, mclust = tMclust,
+        params = params,
+        timings = c(.asList(res[["timings"]]), list(engineCall = tEngine, mclust = tMclust,
             refine = tRefine)),
-        versions = c(engineMeta$versions, .versionsR())
+        versions = c(.asList(res[["versions"]]), .versionsR())
     )
-    list(embedding = embedding, enhanced = enhanced, geneIndex = geneIndex, domains = refined,
+    list(embedding = embedding, enhanced = .asMatrix(res[["enhanced"]]),
+        geneIndex = as.integer(.asList(res[["hvg_index"]])) + 1L, domains = labels,
         metadata = meta)
 }
 
 ## mclust in R on the engine's embedding, seeded and started exactly like the engine's rpy2 path:
+## R's default RNG kinds and set.seed(seed), the caller's random stream restored afterwards;
 ## `start = "all"` starts EM from a hierarchical clustering of every spot instead of a random 2000.
 .mclustSeeded <- function(embedding, nClusters, seed, start = "subset") {
-    initialization <- if (identical(start, "all")) list(subset = seq_len(nrow(embedding))) else list()
-    fit <- .withSeed(seed, Mclust(embedding, G = nClusters, modelNames = "EEE", verbose = FALSE,
-        initialization = initialization))
+    initialization <- if (identical(start, "all")) list(subset = seq_len(nrow(embedding))) else
+        list()
+    fit <- withr::with_seed(seed,
+        Mclust(embedding, G = nClusters, modelNames = "EEE", verbose = FALSE,
+            initialization = initialization),
+        .rng_kind = "Mersenne-Twister", .rng_normal_kind = "Inversion",
+        .rng_sample_kind = "Rejection")
     if (is.null(fit)) {
-        stop("mclust could not fit ", nClusters, " clusters (model EEE) to the DiffusionST ",
-            "embedding; try another `nClusters` or `seed`.", call. = FALSE)
+        .abort("mclust could not fit {nClusters} clusters (model EEE) to the DiffusionST
+            embedding; try another {.arg nClusters} or {.arg seed}.")
     }
     as.integer(fit$classification)
 }
@@ -348,28 +324,3 @@ setMethod("runDiffusionST", "ANY", function(x, nClusters = 7, assay = NULL, coor
 .DIFFUSIONST_ARGS <- c(counts = "x", coords = "coords", gene_names = "x", n_clusters = "nClusters",
     preset = "preset", device = "device", seed = "seed", cluster = "(none: R runs mclust)",
     verbose = "verbose", library_size = "librarySize", refine_neighbors = "refineNeighbors")
-
-## Engine settings from `...`: named, none of the arguments the R function sets itself (`reserved`:
-## engine name -> R argument); whole numbers become Python ints.
-.engineOverrides <- function(args, reserved) {
-    if (!length(args)) return(list())
-    if (is.null(names(args)) || any(!nzchar(names(args)))) {
-        stop("Engine settings passed through `...` must be named (e.g. epochs = 10).",
-            call. = FALSE)
-    }
-    taken <- intersect(names(args), names(reserved))
-    if (length(taken)) {
-        stop("`...` sets ", paste0("`", taken, "`", collapse = ", "), ", which the R function ",
-            "sets itself; use its argument ", paste0("`", reserved[taken], "`", collapse = ", "),
-            " instead.", call. = FALSE)
-    }
-    missingValue <- vapply(args, function(v) is.atomic(v) && anyNA(v), TRUE)
-    if (any(missingValue)) {
-        stop("`...` gives NA for ", paste0("`", names(args)[missingValue], "`", collapse = ", "),
-            "; give a value, or leave the setting out to use the preset's.", call. = FALSE)
-    }
-    lapply(args, function(v) {
-        if (is.numeric(v) && !is.integer(v) && length(v) == 1L && v == round(v) &&
-            abs(v) < .Machine$integer.max) as.integer(v) else v
-    })
-}

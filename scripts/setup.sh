@@ -18,6 +18,7 @@ DEB_PACKAGES=(
   r-bioc-summarizedexperiment r-bioc-delayedarray r-bioc-s4vectors r-bioc-biocparallel r-cran-matrix
   r-cran-seurat r-cran-seuratobject r-cran-ggplot2 r-cran-testthat r-cran-knitr
   r-cran-rmarkdown r-bioc-biocstyle r-cran-roxygen2 r-cran-png pandoc
+  r-bioc-biocneighbors r-cran-checkmate r-cran-cli r-cran-withr
   # R's BLAS. Hosted by R, torch's matrix products resolve to the BLAS that R loaded, not to
   # torch's MKL; with Debian's default reference BLAS they are ~10x slower (README, "R and BLAS").
   libopenblas0-pthread

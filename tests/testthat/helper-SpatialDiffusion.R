@@ -43,26 +43,34 @@ tinySpaLSTF <- list(epochs = 1L, hidden = 32L, depth = 1L, num_heads = 2L, lstm_
 ## relative difference of about 0.5.
 sameSeedTolerance <- 1e-4
 
-.cache <- new.env()
+## cli wraps long messages at the console width; the tests match whole sentences.
+withr::local_options(cli.width = 10000L, .local_envir = testthat::teardown_env())
+
+## Each test builds its own input from the shipped examples and shares no results with another, so
+## the tests run in any order. Only the decompressed example files are kept after their first
+## read (about a second each): they are the same whichever test reads them first, and R copies an
+## object that a test modifies.
+exampleFiles <- local({
+    loaded <- list()
+    function(which) {
+        if (is.null(loaded[[which]])) {
+            loaded[[which]] <<- switch(which, dlpfc = loadExampleDLPFC(), osm = loadExampleOsmFISH())
+        }
+        loaded[[which]]
+    }
+})
 
 ## A 600-spot window of the shipped DLPFC slice (all Layer/WM labels present).
 smallDLPFC <- function() {
-    if (is.null(.cache$dlpfc)) {
-        sce <- loadExampleDLPFC()
-        keep <- sce$array_row >= 20 & sce$array_row < 44 & sce$array_col >= 20 & sce$array_col < 70
-        .cache$dlpfc <- sce[, keep]
-    }
-    .cache$dlpfc
+    sce <- exampleFiles("dlpfc")
+    sce[, sce$array_row >= 20 & sce$array_row < 44 & sce$array_col >= 20 & sce$array_col < 70]
 }
 
 ## A small osmFISH / Allen pair.
 smallOsmFISH <- function() {
-    if (is.null(.cache$osm)) {
-        ex <- loadExampleOsmFISH()
-        .cache$osm <- list(spatial = ex$spatial[, seq(1, ncol(ex$spatial), by = 12)],
-            reference = ex$reference[, seq(1, ncol(ex$reference), by = 12)])
-    }
-    .cache$osm
+    ex <- exampleFiles("osm")
+    list(spatial = ex$spatial[, seq(1, ncol(ex$spatial), by = 12)],
+        reference = ex$reference[, seq(1, ncol(ex$reference), by = 12)])
 }
 
 runTinyDST <- function(x, ...) {

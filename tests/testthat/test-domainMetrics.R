@@ -9,7 +9,7 @@ test_that("domainMetrics gives known values and excludes missing truth", {
     ## one predicted cluster: no information
     m3 <- domainMetrics(NULL, truth, rep(1, 6))
     expect_equal(unname(m3[c("ARI", "NMI", "homogeneity")]), c(0, 0, 0))
-    expect_error(domainMetrics(NULL, truth, 1:3), "same length")
+    expect_error(domainMetrics(NULL, truth, 1:3), "`pred` must be labels of the same length as `truth` \\(6\\)")
     expect_error(domainMetrics(NULL, rep(NA, 3), 1:3), "missing")
 })
 
@@ -23,8 +23,8 @@ test_that("domainMetrics reads columns of objects and agrees with the engine (sc
     expect_equal(m[["nScored"]], sum(!is.na(sce$layer_guess_reordered)))
     expect_error(domainMetrics(sce, "nope", "pred"), "`truth` must name a column")
     skipIfNoPython()
-    py <- reticulate::import("spatialdiffusion.metrics.clustering")
-    ref <- py$clustering_scores(as.character(sce$layer_guess_reordered), sce$pred)
+    metrics <- reticulate::import("spatialdiffusion")$metrics
+    ref <- metrics$clustering_scores(as.character(sce$layer_guess_reordered), sce$pred)
     expect_equal(unname(m[c("ARI", "AMI", "NMI", "homogeneity")]),
         c(ref$ari, ref$ami, ref$nmi, ref$homo), tolerance = 1e-8)
 })

@@ -2,21 +2,55 @@
 
 test_that("coordinates are found in colData, reducedDim and user-named columns", {
     sce <- smallDLPFC()
-    expect_message(res <- SpatialDiffusion:::.coordsSCE(sce), "colData\\(x\\) columns array_row/array_col")
-    expect_equal(unname(res$coords[, 1]), as.numeric(sce$array_row))
-    expect_identical(rownames(res$coords), colnames(sce))
+    coordsOf <- function(x, coords = NULL) SpatialDiffusion:::.coordsSCE(x, coords, verbose = TRUE)
+    expect_message(res <- coordsOf(sce), "Using spatial coordinates from colData\\(x\\) columns array_row/array_col")
+    expect_equal(unname(res[, 1]), as.numeric(sce$array_row))
+    expect_identical(rownames(res), colnames(sce))
 
     sce2 <- sce
     SingleCellExperiment::reducedDim(sce2, "spatial") <- cbind(sce$pxl_row_in_fullres,
         sce$pxl_col_in_fullres)
-    expect_message(res2 <- SpatialDiffusion:::.coordsSCE(sce2), "reducedDim")
-    expect_equal(unname(res2$coords[, 2]), as.numeric(sce$pxl_col_in_fullres))
+    expect_message(res2 <- coordsOf(sce2), "from reducedDim\\(x, \"spatial\"\\)")
+    expect_equal(unname(res2[, 2]), as.numeric(sce$pxl_col_in_fullres))
 
-    expect_message(res3 <- SpatialDiffusion:::.coordsSCE(sce,
-        coords = c("pxl_row_in_fullres", "pxl_col_in_fullres")), "pxl_row_in_fullres")
-    expect_equal(unname(res3$coords[, 1]), as.numeric(sce$pxl_row_in_fullres))
-    expect_error(SpatialDiffusion:::.coordsSCE(sce, coords = c("a", "b")),
-        "`coords` names column\\(s\\) 'a', 'b'")
+    expect_message(res3 <- coordsOf(sce, c("pxl_row_in_fullres", "pxl_col_in_fullres")),
+        "colData\\(x\\) columns pxl_row_in_fullres/pxl_col_in_fullres")
+    expect_equal(unname(res3[, 1]), as.numeric(sce$pxl_row_in_fullres))
+    expect_error(coordsOf(sce, c("a", "b")), "`coords` names \"a\" and \"b\", not columns of colData")
+
+    ## the fallback list is short: other columns are named with `coords =`
+    pixelOnly <- sce
+    pixelOnly$array_row <- pixelOnly$array_col <- NULL
+    expect_error(coordsOf(pixelOnly), "No spatial coordinates found.*Pass `coords` =")
+})
+
+test_that("every spot at one position is refused, naming the coordinates used", {
+    sce <- smallDLPFC()
+    sce$array_row <- 5
+    sce$array_col <- 7
+    expect_error(runDiffusionST(sce, nClusters = 4, verbose = FALSE), paste0("All 600 spots have ",
+        "the same spatial coordinates \\(5, 7\\) in colData\\(x\\) columns array_row/array_col"))
+    m <- SummarizedExperiment::assay(sce, "counts")
+    expect_error(runDiffusionST(m, 4, coords = cbind(rep(1, ncol(m)), 2)),
+        "All 600 spots have the same spatial coordinates \\(1, 2\\) in the `coords` argument")
+    ## a few spots sharing a position are fine
+    crd <- cbind(as.numeric(sce$pxl_row_in_fullres), as.numeric(sce$pxl_col_in_fullres))
+    crd[2, ] <- crd[1, ]
+    expect_identical(unname(SpatialDiffusion:::.checkCoordMatrix(crd, ncol(m), "test")), crd)
+})
+
+test_that("duplicated gene names are refused with how to make them unique", {
+    sce <- smallDLPFC()
+    rownames(sce)[2] <- rownames(sce)[1]
+    expect_error(runDiffusionST(sce, nClusters = 4, verbose = FALSE), paste0("`x` has duplicated ",
+        "gene names: \"", rownames(sce)[1], "\".*make.unique\\(rownames\\(x\\)\\).*",
+        "scuttle::uniquifyFeatureNames"))
+    ## SpaLSTF matches genes ignoring case, so names differing only in case are duplicates there
+    osm <- smallOsmFISH()
+    ref <- osm$reference
+    rownames(ref)[rownames(ref) == "Slc32a1"] <- "GAD2"
+    expect_error(runSpaLSTF(osm$spatial, ref, genes = "Gad2", verbose = FALSE),
+        "`reference` has duplicated gene names \\(compared ignoring case\\): \"Gad2\" and \"GAD2\"")
 })
 
 test_that("no coordinates anywhere gives one clear error", {
@@ -25,7 +59,7 @@ test_that("no coordinates anywhere gives one clear error", {
     expect_error(runDiffusionST(sce, nClusters = 4, verbose = FALSE),
         "No spatial coordinates found.*colData\\(x\\) columns array_row/array_col")
     expect_error(runDiffusionST(sce, nClusters = 4, verbose = FALSE),
-        "pass `coords =`")
+        "Pass `coords` = the names of the two columns")
 })
 
 test_that("a SpatialExperiment with empty spatialCoords falls back to colData", {
@@ -35,10 +69,16 @@ test_that("a SpatialExperiment with empty spatialCoords falls back to colData", 
         assays = list(counts = SummarizedExperiment::assay(sce, "counts")),
         colData = SummarizedExperiment::colData(sce))
     expect_equal(ncol(SpatialExperiment::spatialCoords(spe)), 0L)
-    expect_message(res <- SpatialDiffusion:::.coordsSCE(spe), "spatialCoords\\(x\\) \\(0 columns\\)")
-    expect_equal(unname(res$coords[, 1]), as.numeric(sce$array_row))
+    expect_message(res <- SpatialDiffusion:::.coordsSCE(spe, NULL, TRUE),
+        "colData\\(x\\) columns array_row/array_col")
+    expect_equal(unname(res[, 1]), as.numeric(sce$array_row))
     SummarizedExperiment::colData(spe) <- S4Vectors::DataFrame(row.names = colnames(spe))
-    expect_error(SpatialDiffusion:::.coordsSCE(spe), "No spatial coordinates found")
+    expect_error(SpatialDiffusion:::.coordsSCE(spe, NULL, TRUE),
+        "No spatial coordinates found. Looked in: spatialCoords\\(x\\)")
+    ## spatialCoords() comes first
+    SpatialExperiment::spatialCoords(spe) <- cbind(x = sce$pxl_col_in_fullres,
+        y = sce$pxl_row_in_fullres)
+    expect_message(res <- SpatialDiffusion:::.coordsSCE(spe, NULL, TRUE), "from spatialCoords\\(x\\)")
 })
 
 test_that("a Seurat object without images uses meta.data coordinates", {
@@ -47,8 +87,9 @@ test_that("a Seurat object without images uses meta.data coordinates", {
     so <- suppressWarnings(SeuratObject::CreateSeuratObject(
         counts = SummarizedExperiment::assay(sce, "counts"),
         meta.data = as.data.frame(SummarizedExperiment::colData(sce))))
-    expect_message(res <- SpatialDiffusion:::.coordsSeurat(so), "meta.data columns array_row/array_col.*no images")
-    expect_equal(unname(res$coords[, 2]), as.numeric(sce$array_col))
+    expect_message(res <- SpatialDiffusion:::.coordsSeurat(so, NULL, TRUE),
+        "from the meta.data columns array_row/array_col")
+    expect_equal(unname(res[, 2]), as.numeric(sce$array_col))
     for (col in c("array_row", "array_col", "pxl_row_in_fullres", "pxl_col_in_fullres")) {
         so[[col]] <- NULL
     }
@@ -62,12 +103,12 @@ test_that("counts are checked: missing assay, non-integer values, negative value
         "`assay` = \"raw\" is not an assay of `x`; its assays are: \"counts\"")
     SummarizedExperiment::assay(sce, "logcounts") <- log1p(SummarizedExperiment::assay(sce, "counts"))
     expect_error(runDiffusionST(sce, nClusters = 4, assay = "logcounts", verbose = FALSE),
-        "does not hold raw counts: non-integer values")
+        "Assay \"logcounts\" of `x` does not hold raw counts \\(whole numbers of at least 0, no NA\\): it contains [0-9.]+")
     m <- as.matrix(SummarizedExperiment::assay(sce, "counts")[1:50, ])
     m[1, 1] <- -1
     expect_error(runDiffusionST(m, nClusters = 4,
         coords = as.matrix(as.data.frame(SummarizedExperiment::colData(sce))[, c("array_row", "array_col")]),
-        verbose = FALSE), "negative values")
+        verbose = FALSE), "does not hold raw counts .*: it contains -1")
 })
 
 test_that("nClusters, seed and other arguments are range-checked before any work", {
@@ -79,10 +120,12 @@ test_that("nClusters, seed and other arguments are range-checked before any work
     expect_error(runDiffusionST(sce, nClusters = 4, seed = -1, verbose = FALSE), "`seed`")
     expect_error(runDiffusionST(sce, nClusters = 4, refine = NA, verbose = FALSE), "`refine`")
     expect_error(runDiffusionST(sce, nClusters = 4, BPPARAM = 2, verbose = FALSE), "`BPPARAM`")
-    expect_error(runDiffusionST(list(1), nClusters = 4), "needs a SpatialExperiment")
+    expect_error(runDiffusionST(list(1), nClusters = 4),
+        "`x` must be a SpatialExperiment, .* got an object of class <list>")
     m <- SummarizedExperiment::assay(sce, "counts")
     expect_error(runDiffusionST(m, nClusters = 4), "`coords` must be an N x 2 numeric matrix")
-    expect_error(runDiffusionST(m, nClusters = 4, coords = matrix(1, 3, 2)), "have 3 rows")
+    expect_error(runDiffusionST(m, nClusters = 4, coords = matrix(1, 3, 2)),
+        "`coords` must be an N x 2 numeric matrix .*: must have exactly 600 rows, but has 3 rows")
     ## dense and DelayedArray counts reach the same checks as sparse ones
     for (counts in list(as.matrix(m), DelayedArray::DelayedArray(m))) {
         expect_error(runDiffusionST(counts, nClusters = 4), "`coords` must be an N x 2 numeric matrix")
@@ -96,17 +139,19 @@ test_that("preset, device, engine settings, samples and counts are refused befor
     expect_error(run(device = "gpu0"), "`device` must be \"auto\", \"cpu\", \"cuda\"")
     expect_error(run(refine_neighbors = 10L),
         "`...` sets `refine_neighbors`.*use its argument `refineNeighbors`")
-    expect_error(run(seed = "a"), "`seed` must be a single whole number of at least 0; got a character")
+    expect_error(run(seed = "a"),
+        "`seed` must be a single whole number of at least 0: must be of type .*, not 'character'")
     expect_error(run(sampleId = c(NA, rep("a", ncol(sce) - 1))), "`sampleId` has NA sample labels")
     m <- SummarizedExperiment::assay(sce, "counts")
     crd <- cbind(sce$array_row, sce$array_col)
     inf <- m
     inf[1, 1] <- Inf
-    expect_error(runDiffusionST(inf, 4, coords = crd), "contains infinite values")
-    expect_error(runDiffusionST(m > 0, 4, coords = crd), "is a lgCMatrix \\(a pattern or logical")
+    expect_error(runDiffusionST(inf, 4, coords = crd), "does not hold raw counts .*: it contains Inf")
+    expect_error(runDiffusionST(m > 0, 4, coords = crd), "is a <lgCMatrix> \\(a pattern or logical")
     osm <- smallOsmFISH()
     expect_error(runSpaLSTF(methods::as(osm$spatial, "SummarizedExperiment"), osm$reference,
-        genes = "Gad2", verbose = FALSE), "needs a SingleCellExperiment")
+        genes = "Gad2", verbose = FALSE),
+        "class <SummarizedExperiment>.*Convert it first with `as\\(x, \"SingleCellExperiment\"\\)`")
     expect_error(runSpaLSTF(osm$spatial, osm$reference, genes = c("Gad2", "GAD2"), verbose = FALSE),
         "names some genes more than once .*: Gad2, GAD2")
     expect_error(runSpaLSTF(osm$spatial, osm$reference, genes = "Gad2", st_coords = matrix(0, 2, 2),
@@ -195,8 +240,8 @@ test_that("librarySize is checked before any work: column, length, sign, and at 
     expect_error(runDiffusionST(sce, nClusters = 4, librarySize = "total_umi", verbose = FALSE),
         "`librarySize` = \"total_umi\" is not a column")
     ## the shipped example carries spatialLIBD's whole-transcriptome totals
-    lib <- SpatialDiffusion:::.librarySizes(SummarizedExperiment::colData(sce), "sum_umi",
-        SummarizedExperiment::assay(sce, "counts"))
+    lib <- SpatialDiffusion:::.librarySizes(SpatialDiffusion:::.librarySizeColumn(
+        SummarizedExperiment::colData(sce), "sum_umi"), SummarizedExperiment::assay(sce, "counts"))
     expect_identical(as.vector(lib), as.numeric(sce$sum_umi))
     expect_identical(attr(lib, "source"), "column sum_umi")
     expect_error(runDiffusionST(sce, nClusters = 4, librarySize = totals[-1], verbose = FALSE),
@@ -228,15 +273,22 @@ test_that("SpaLSTF inputs: reference without shared genes, unknown genes, missin
     expect_error(runSpaLSTF(list(1), osm$reference, verbose = FALSE), "`x` must be a SpatialExperiment")
 })
 
-test_that("the seeding helper restores the caller's random stream", {
+test_that("mclust is seeded as a fresh R session would be, and the caller's stream is kept", {
+    ## above 2000 rows mclust starts from a random subset, so the seed matters
+    set.seed(5)
+    emb <- matrix(rnorm(2100 * 3), ncol = 3) + rep(c(0, 3, 6), each = 700)
+    RNGkind("L'Ecuyer-CMRG")
+    on.exit(RNGkind("default", "default", "default"), add = TRUE)
     set.seed(1)
     expected <- runif(3)
     set.seed(1)
-    a <- SpatialDiffusion:::.withSeed(99, runif(1))
-    expect_identical(runif(3), expected)
-    expect_identical(a, SpatialDiffusion:::.withSeed(99, runif(1)))
-    expect_identical(a, {
+    labels <- SpatialDiffusion:::.mclustSeeded(emb, 3L, 99L)
+    expect_identical(runif(3), expected)  # the caller's stream and RNG kind are untouched
+    expect_identical(RNGkind()[1], "L'Ecuyer-CMRG")
+    fresh <- withr::with_package("mclust", {
+        RNGkind("Mersenne-Twister", "Inversion", "Rejection")
         set.seed(99)
-        runif(1)
+        Mclust(emb, G = 3, modelNames = "EEE", verbose = FALSE)$classification
     })
+    expect_identical(labels, as.integer(fresh))
 })

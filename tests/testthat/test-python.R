@@ -58,7 +58,6 @@ test_that("Python discovery never picks up a .venv from the working directory or
 test_that("the installed package carries its engine, of its own version", {
     engine <- SpatialDiffusion:::.bundledEngine()
     expect_true(file.exists(file.path(engine, "spatialdiffusion", "__init__.py")))
-    expect_true(file.exists(file.path(engine, "spatialdiffusion", "methods", "diffusionst.py")))
     pyproject <- readLines(file.path(engine, "pyproject.toml"))
     version <- sub('^version = "(.*)"$', "\\1", grep("^version = ", pyproject, value = TRUE))
     expect_identical(version, as.character(utils::packageVersion("SpatialDiffusion")))
