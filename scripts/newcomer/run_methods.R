@@ -36,7 +36,7 @@ check(identical(SummarizedExperiment::colData(before), SummarizedExperiment::col
     "the input's colData columns are unchanged")
 ari <- domainMetrics(sce, truth = "layer_guess_reordered", pred = "DiffusionST_domain")[["ARI"]]
 cat("  DiffusionST ARI against the manual layers (small settings):", round(ari, 3), "\n")
-check(ari > 0.25, "the domains follow the cortical layers (ARI > 0.25)")
+check(ari > 0.5, "the domains follow the cortical layers (ARI > 0.5; 0.62 on our machines)")
 
 ## SpaLSTF: impute two genes the spatial data do not hold, from the shipped reference
 ex <- loadExampleOsmFISH()
