@@ -22,6 +22,12 @@
 #' @param checkpoint Optional path of a trained engine checkpoint: reused if the file exists (no
 #'   training; the model keeps the settings it was trained with, and only sampling settings given in
 #'   `...`, such as `n_samples` or `sample_jitter`, apply), written after training otherwise.
+#' @param validationFraction Share of the reference cells (at most 2000) left out of training, on
+#'   which every imputed gene is scored: a number in `[0, 0.5]`; 0 trains on every cell and
+#'   scores nothing, as does a reference too small to give 30 held-out and 30 training cells.
+#' @param referenceBlend `"none"` (the method) or `"validated"`: each imputed gene becomes
+#'   `w * model + (1 - w) * mean of the 50 nearest reference cells`, with `w` in
+#'   `0, 0.1, ..., 1` chosen per gene on the held-out reference cells.
 #' @param name Name under which the results are stored. Results replace only those of an earlier
 #'   SpaLSTF run of that name (its metadata says so), never other data: a name taken by anything
 #'   else stops the run before any work. For Seurat, `name` must be kept as it is by Seurat (a
@@ -38,6 +44,14 @@
 #'   observed genes)`, and `metadata(x)[[name]]` (parameters, seed, timings, versions); for
 #'   Seurat a new assay `name` (imputed values in its data slot) and `Misc(x, name)`; for a matrix
 #'   a list with `imputed` (genes x cells) and `metadata`.
+#'
+#'   With held-out reference cells, the metadata's `validation` is a data frame, one row per
+#'   imputed gene: `validationSPCC` (Spearman correlation of the imputation with the measured
+#'   values on the held-out reference cells: trust genes with low values less),
+#'   `neighbourValidationSPCC` (the same for the mean of the 50 nearest reference cells) and
+#'   `modelWeight`. For one sample these columns are also the `rowData` of the altExp; for several,
+#'   each sample's table is in the metadata's `samples`. The scores see the model's error on the
+#'   reference's own platform, not the shift between the reference and the spatial assay.
 #' @seealso [evaluateSpaLSTF()], [loadExampleOsmFISH()]
 #' @examples
 #' ex <- loadExampleOsmFISH()
@@ -60,11 +74,16 @@ NULL
 ## coordinates, and the reference. It is the "ANY" method; the object methods call it.
 .runSpaLSTFCore <- function(x, reference, genes = NULL, referenceAssay = NULL, coords = NULL,
     sampleId = NULL, preset = "auto", device = "auto", seed = 0L, checkpoint = NULL,
-    name = "SpaLSTF", BPPARAM = BiocParallel::SerialParam(), verbose = TRUE, ...) {
+    validationFraction = 0.1, referenceBlend = "none", name = "SpaLSTF",
+    BPPARAM = BiocParallel::SerialParam(), verbose = TRUE, ...) {
     st <- .spatialInput(x, coords, sampleId)
     ref <- .referenceCounts(reference, referenceAssay)
     genes <- .genesToImpute(st$counts, ref, genes)
     .checkString(name, "name")
+    .assert(checkmate::check_number(validationFraction, lower = 0, upper = 0.5), "validationFraction",
+        "a number in [0, 0.5] (0 turns the validation off)")
+    .assert(checkmate::check_choice(referenceBlend, c("none", "validated")), "referenceBlend",
+        "\"none\" or \"validated\"")
     settings <- .checkRunSettings(preset, device, seed, verbose)
     if (!is.null(checkpoint)) checkpoint <- .checkString(checkpoint, "checkpoint")
     engineArgs <- .engineOverrides(list(...), .SPALSTF_ARGS)
@@ -72,12 +91,13 @@ NULL
     what <- if (is.null(genes)) "the reference's variable genes missing from `x`" else
         paste(length(genes), "genes")
     runs <- .spalstfPerSample(st, ref, "spalstf_arrays", settings, BPPARAM,
-        extra = c(list(genes = if (!is.null(genes)) as.list(genes), checkpoint = checkpoint),
-            engineArgs),
+        extra = c(list(genes = if (!is.null(genes)) as.list(genes), checkpoint = checkpoint,
+            validation_fraction = validationFraction, reference_blend = referenceBlend), engineArgs),
         describe = function(n) paste0("imputing ", what, " for ", n, " cells from a reference of ",
             ncol(ref), " cells"),
         convert = function(res) list(imputed = .asMatrix(res[["imputed"]]),
-            genes = as.character(.asList(res[["genes"]]))))
+            genes = as.character(.asList(res[["genes"]])),
+            validation = .validationTable(res[["validation"]])))
     outGenes <- runs[[1]]$genes
     imputed <- matrix(NA_real_, length(outGenes), ncol(st$counts),
         dimnames = list(outGenes, colnames(st$counts)))
@@ -90,7 +110,11 @@ NULL
         sharedGenes = length(intersect(toupper(rownames(st$counts)), toupper(rownames(ref)))),
         engineArgs = engineArgs, params = runs[[1]]$params, timings = runs[[1]]$timings,
         versions = c(runs[[1]]$versions, .versionsR()))
-    if (length(runs) > 1L) meta$samples <- lapply(runs, `[`, c("params", "timings"))
+    if (length(runs) > 1L) {
+        meta$samples <- lapply(runs, `[`, c("params", "timings", "validation"))
+    } else {
+        meta$validation <- runs[[1]]$validation
+    }
     meta$timings$total <- proc.time()[["elapsed"]] - start
     list(imputed = imputed, metadata = meta)
 }
@@ -110,6 +134,10 @@ setMethod("runSpaLSTF", "SingleCellExperiment", function(x, reference, ..., assa
         verbose = verbose)
     ## Build every piece first, then assign: a failure leaves `x` untouched.
     alt <- SingleCellExperiment::SingleCellExperiment(list(imputed = res$imputed))
+    if (!is.null(res$metadata$validation)) {
+        SummarizedExperiment::rowData(alt) <- S4Vectors::DataFrame(res$metadata$validation[
+            rownames(res$imputed), -1L, drop = FALSE])
+    }
     md <- S4Vectors::metadata(x)
     md[[name]] <- res$metadata
     altExp(x, name) <- alt
@@ -206,7 +234,21 @@ setMethod("runSpaLSTF", "SingleCellExperiment", function(x, reference, ..., assa
 .SPALSTF_DATA_ARGS <- c(st_counts = "x", st_genes = "x", ref_counts = "reference",
     ref_genes = "reference", st_coords = "coords", preset = "preset", device = "device",
     seed = "seed", verbose = "verbose")
-.SPALSTF_ARGS <- c(.SPALSTF_DATA_ARGS, genes = "genes", checkpoint = "checkpoint")
+.SPALSTF_ARGS <- c(.SPALSTF_DATA_ARGS, genes = "genes", checkpoint = "checkpoint",
+    validation_fraction = "validationFraction", reference_blend = "referenceBlend")
+
+## The engine's per-gene validation (a dict of equal-length lists, or None) as a data frame with
+## R-style column names, one row per imputed gene; NULL without validation.
+.validationTable <- function(v) {
+    if (is.null(v)) return(NULL)
+    v <- .asList(v)
+    num <- function(key) vapply(.asList(v[[key]]), function(e) if (is.null(e)) NA_real_ else
+        as.numeric(e), 0)
+    data.frame(gene = as.character(.asList(v[["gene"]])),
+        validationSPCC = num("validation_spcc"), neighbourValidationSPCC =
+        num("neighbour_validation_spcc"), modelWeight = num("model_weight"),
+        row.names = as.character(.asList(v[["gene"]])))
+}
 .EVALUATE_SPALSTF_ARGS <- c(.SPALSTF_DATA_ARGS, n_folds = "folds")
 
 ## Engine arguments describing the cells `idx` of the spatial data and the whole reference.

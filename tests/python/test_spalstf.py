@@ -445,7 +445,7 @@ def test_anndata_wrapper_writes_h5ad_safe_results(tmp_path):
     import pandas as pd
 
     st, genes = _toy(40)
-    ref, _ = _toy(60, seed=1)
+    ref, _ = _toy(400, seed=1)
     adata_st = ad.AnnData(sp.csr_matrix(st), var=pd.DataFrame(index=[g.lower() for g in genes]))
     adata_st.obs["x_coord"] = np.arange(40.0)
     adata_st.obs["y_coord"] = np.arange(40.0)[::-1]
@@ -457,6 +457,9 @@ def test_anndata_wrapper_writes_h5ad_safe_results(tmp_path):
     adata_st.write_h5ad(tmp_path / "out.h5ad")
     back = ad.read_h5ad(tmp_path / "out.h5ad")
     assert np.allclose(back.obsm["spalstf"].to_numpy(), frame.to_numpy())
+    validation = back.uns["spalstf"]["validation"]
+    assert list(validation.index) == ["G1", "G7"] and list(validation.columns) == [
+        "validation_spcc", "neighbour_validation_spcc", "model_weight"]
 
 
 def test_settings_and_paths_are_refused_before_training(tmp_path):
@@ -549,3 +552,64 @@ def test_anndata_inputs_are_checked_once(monkeypatch):
     spalstf(adata_st, adata_ref, ["G1"], verbose=False, **TINY)
     evaluate_spalstf(adata_st, adata_ref, n_folds=2, verbose=False, **TINY)
     assert checked == ["adata_st.X", "adata_ref.X"] * 2  # each counts matrix converted once per run
+
+
+# ---- internal validation and the reference blend ---------------------------------------------
+
+def test_split_reference_holds_out_a_capped_seeded_share():
+    from spatialdiffusion.spalstf._validation import MAX_VALIDATION_CELLS, split_reference
+
+    held = split_reference(1000, 0.1, seed=0)
+    assert len(held) == 100 and np.all(np.diff(held) > 0) and np.array_equal(held, split_reference(1000, 0.1, seed=0))
+    assert not np.array_equal(held, split_reference(1000, 0.1, seed=1))
+    assert len(split_reference(100_000, 0.5, seed=0)) == MAX_VALIDATION_CELLS
+    assert split_reference(1000, 0.0, seed=0) is None and split_reference(200, 0.1, seed=0) is None  # 20 < 30 held out
+
+
+def test_blend_weights_prefer_the_better_estimate_per_gene():
+    from spatialdiffusion.spalstf._validation import blend_weights
+
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=(300, 2))
+    noise = rng.normal(size=(300, 2)) * 3
+    model = np.column_stack([truth[:, 0], noise[:, 1]])  # right on gene 0, noise on gene 1
+    neighbours = np.column_stack([noise[:, 0], truth[:, 1]])
+    assert list(blend_weights(truth, model, neighbours)) == [1.0, 0.0]
+    assert list(blend_weights(truth, model, model)) == [1.0, 1.0]  # ties keep the model
+
+
+def test_imputed_genes_carry_held_out_validation_scores(tmp_path):
+    st, genes = _toy(60)
+    ref, _ = _toy(400, seed=1)
+    kw = dict(genes=["G0", "G1"], device="cpu", verbose=False, seed=0, **TINY)
+    out = spalstf_arrays(st, genes, ref, genes, **kw)
+    table = out["validation"]
+    assert table["gene"] == ["G0", "G1"] and table["model_weight"] == [1.0, 1.0]
+    assert all(-1 <= v <= 1 for v in table["validation_spcc"] + table["neighbour_validation_spcc"])
+    assert out["params"]["validation_cells"] == 40 and out["params"]["reference_blend"] == "none"
+    assert out["timings"]["validation"] > 0
+    blended = spalstf_arrays(st, genes, ref, genes, reference_blend="validated", **kw)
+    weights = np.array(blended["validation"]["model_weight"])
+    assert np.all((weights >= 0) & (weights <= 1)) and blended["params"]["reference_blend"] == "validated"
+    assert np.array_equal(blended["validation"]["validation_spcc"], table["validation_spcc"])  # same model, same held-out cells
+    none = spalstf_arrays(st, genes, ref, genes, validation_fraction=0, **kw)
+    assert none["validation"] is None and none["params"]["validation_cells"] == 0
+    ckpt = str(tmp_path / "m.pt")
+    first = spalstf_arrays(st, genes, ref, genes, checkpoint=ckpt, **kw)
+    again = spalstf_arrays(st, genes, ref, genes, checkpoint=ckpt, **kw)
+    assert again["params"]["loaded_checkpoint"] and again["validation"] == first["validation"] == table
+    with pytest.warns(UserWarning, match="held out reference cells this reference does not have"):
+        fewer = spalstf_arrays(st, genes, ref[:100], genes, checkpoint=ckpt, **kw)
+    assert fewer["validation"] is None
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"validation_fraction": 0.6}, ValueError, r"`validation_fraction` must lie in \[0, 0.5\]"),
+    ({"validation_fraction": "0.1"}, TypeError, "`validation_fraction` must be a number"),
+    ({"reference_blend": "knn"}, ValueError, "`reference_blend` must be one of"),
+    ({"reference_blend": "validated", "validation_fraction": 0}, ValueError, "set `validation_fraction` above 0"),
+])
+def test_validation_arguments_are_checked_before_training(kwargs, error, message):
+    st, genes = _toy()
+    with pytest.raises(error, match=message):
+        spalstf_arrays(st, genes, st, genes, genes=["G0"], device="cpu", verbose=False, **TINY, **kwargs)

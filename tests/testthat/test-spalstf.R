@@ -44,6 +44,14 @@ test_that("runSpaLSTF imputes held-out osmFISH genes better than a kNN baseline"
     expect_identical(md$seed, 0L)
     expect_identical(md$coordinates, "colData(x) columns x_coord/y_coord")
     expect_true("total" %in% names(md$timings))
+
+    ## every imputed gene carries its score on the reference cells held out of training
+    scores <- SummarizedExperiment::rowData(SingleCellExperiment::altExp(out, "SpaLSTF"))
+    expect_identical(rownames(scores), hidden)
+    expect_identical(colnames(scores), c("validationSPCC", "neighbourValidationSPCC", "modelWeight"))
+    expect_true(all(abs(scores$validationSPCC) <= 1) && all(scores$modelWeight == 1))
+    expect_identical(md$validation$gene, hidden)
+    expect_equal(md$params$validation_cells, round(0.1 * ncol(ref)))
     stripped <- out
     SingleCellExperiment::altExps(stripped) <- list()
     S4Vectors::metadata(stripped) <- list()
@@ -115,4 +123,15 @@ test_that("runSpaLSTF runs each sample on its own and puts every cell back in pl
     aloneA <- run(st[, st$slide == "a"])
     expect_equal(imputed[, st$slide == "a", drop = FALSE], SummarizedExperiment::assay(
         SingleCellExperiment::altExp(aloneA, "SpaLSTF"), "imputed"), tolerance = 1e-6)
+})
+
+test_that("runSpaLSTF checks the validation arguments before any work", {
+    ex <- exampleFiles("osm")
+    st <- ex$spatial[setdiff(rownames(ex$spatial), "Gad2"), 1:50]
+    expect_error(runSpaLSTF(st, ex$reference, genes = "Gad2", validationFraction = 0.7),
+        "validationFraction.*must be a number in \\[0, 0.5\\]")
+    expect_error(runSpaLSTF(st, ex$reference, genes = "Gad2", referenceBlend = "knn"),
+        "referenceBlend.*must be \"none\" or \"validated\"")
+    expect_error(runSpaLSTF(st, ex$reference, genes = "Gad2", validation_fraction = 0.2),
+        "validationFraction")
 })

@@ -33,6 +33,8 @@ from ._config import SAMPLING_SETTINGS, SpaLSTFConfig, spalstf_config
 from ._data import as_counts, check_shared, model_to_unit, plan_genes, shared_genes
 from ._evaluate import cross_validate
 from ._stages import SpaLSTFModel
+from ._validation import (BLEND_NEIGHBOURS, check_reference_blend, check_validation_fraction, neighbour_average,
+                          split_reference, validate)
 
 
 class _Inputs(NamedTuple):
@@ -137,8 +139,9 @@ def _check_checkpoint_path(checkpoint: object) -> str | None:
 
 def _train_or_load(
     cfg: SpaLSTFConfig, observed: list[str], target: list[str], ref_model: np.ndarray, device: torch.device,
-    seed: int, verbose: bool, checkpoint: str | None,
+    seed: int, verbose: bool, checkpoint: str | None, held_out: np.ndarray | None,
 ) -> tuple[SpaLSTFModel, bool]:
+    """Train a model on ``ref_model`` less its ``held_out`` cells, or load ``checkpoint`` when it exists."""
     if checkpoint is not None and Path(checkpoint).exists():
         model = SpaLSTFModel.load(checkpoint, device)
         if model.observed != observed or model.target != target:
@@ -147,8 +150,12 @@ def _train_or_load(
                 f"{model.target[:5]}...); delete it or pass another `checkpoint` path to retrain."
             )
         _warn_training_settings_ignored(checkpoint, model.config, cfg.resolved(len(observed) + len(target)))
+        if model.held_out is not None and model.held_out.max() >= len(ref_model):
+            warnings.warn(f"Checkpoint {checkpoint} held out reference cells this reference does not have; the imputed "
+                          "genes get no validation scores. Pass the reference it was trained on.", UserWarning, stacklevel=4)
+            model.held_out = None
         return model.with_sampling(**{name: getattr(cfg, name) for name in SAMPLING_SETTINGS}), True
-    model = SpaLSTFModel(cfg, observed, target, device).fit(ref_model, seed=seed, verbose=verbose)
+    model = SpaLSTFModel(cfg, observed, target, device).fit(ref_model, seed=seed, verbose=verbose, held_out=held_out)
     if checkpoint is not None:
         model.save(checkpoint)
     return model, False
@@ -168,6 +175,8 @@ def spalstf_arrays(
     verbose: bool = True,
     checkpoint: str | None = None,
     n_top_genes: int = 2000,
+    validation_fraction: float = 0.1,
+    reference_blend: str = "none",
     **overrides: Any,
 ) -> dict:
     """Impute reference genes for every spatial cell (array-level core of :func:`spalstf`).
@@ -198,6 +207,17 @@ def spalstf_arrays(
         ``x0_clamp``, ``n_samples``, ``sample_jitter``).
     n_top_genes
         Size of the default gene list.
+    validation_fraction
+        Share of the reference cells (at most 2000) left out of training, on which every imputed gene is
+        scored (``validation``): a number in ``[0, 0.5]``; 0 trains on every cell and scores nothing, as
+        does a reference too small to give 30 held-out and 30 training cells (``params['validation_cells']``
+        is then 0). The
+        scores see the model's error on the reference's own platform, not the shift between the reference
+        and the spatial assay.
+    reference_blend
+        ``"none"`` (the method): the model's imputation. ``"validated"``: per gene,
+        ``w * model + (1 - w) * mean of the 50 nearest reference cells``, with ``w`` in ``{0, 0.1, ..., 1}``
+        chosen on the held-out reference cells (reported as ``model_weight``).
     **overrides
         Any :class:`~spatialdiffusion.spalstf.SpaLSTFConfig` field (``epochs``, ``sampler``, ...).
 
@@ -205,17 +225,22 @@ def spalstf_arrays(
     -------
     dict
         ``imputed`` (float32, spatial cells x genes, ``log1p(1e4 * count / observed-gene library)``),
-        ``genes`` (reference spelling), ``params``, ``timings`` (seconds), ``versions``.
+        ``genes`` (reference spelling), ``validation`` (equal-length lists ``gene, validation_spcc,
+        neighbour_validation_spcc, model_weight``: the Spearman correlation of the imputation with the
+        measured values on the held-out reference cells, the same for the reference-neighbour average, and
+        the model's blend weight; ``None`` without held-out cells), ``params``, ``timings`` (seconds),
+        ``versions``.
     """
     inputs = _checked_inputs(st_counts, st_genes, ref_counts, ref_genes, st_coords)
     return _impute(inputs, genes=genes, preset=preset, device=device, seed=seed, verbose=verbose, checkpoint=checkpoint,
-                   n_top_genes=n_top_genes, overrides=overrides)
+                   n_top_genes=n_top_genes, validation_fraction=validation_fraction, reference_blend=reference_blend,
+                   overrides=overrides)
 
 
 @restores_global_rng
 def _impute(
     inputs: _Inputs, *, genes: Sequence[str] | None, preset: str, device: str, seed: int, verbose: bool, checkpoint: str | None,
-    n_top_genes: int, overrides: dict[str, Any],
+    n_top_genes: int, validation_fraction: float, reference_blend: str, overrides: dict[str, Any],
 ) -> dict:
     """The body of :func:`spalstf_arrays` and :func:`spalstf`, on inputs checked by :func:`_checked_inputs`."""
     start = time.perf_counter()
@@ -231,18 +256,36 @@ def _impute(
         )
     seed = check_seed(seed)
     verbose = check_flag(verbose, "verbose")
+    validation_fraction = check_validation_fraction(validation_fraction)
+    reference_blend = check_reference_blend(reference_blend, validation_fraction)
     seed_everything(seed)
     target = check_gene_list(genes, "genes") if genes is not None else default_target_genes(ref, ref_genes, st_genes, n_top_genes)
     plan = plan_genes(st_genes, ref_genes, target, min_shared=cfg.min_shared_genes)
     ref_model = np.hstack([ref[:, plan.ref_observed], ref[:, plan.ref_target]])
-    model, loaded = _train_or_load(cfg, plan.observed, plan.target, ref_model, dev, seed, verbose, checkpoint)
-    imputed = model.impute(st[:, plan.st_observed], coords, seed=seed, verbose=verbose)
-    timings = {**model.timer.seconds, "total": time.perf_counter() - start}
+    held_out = split_reference(len(ref_model), validation_fraction, seed)
+    model, loaded = _train_or_load(cfg, plan.observed, plan.target, ref_model, dev, seed, verbose, checkpoint, held_out)
+    st_observed = st[:, plan.st_observed]
+    imputed = model.impute(st_observed, coords, seed=seed, verbose=verbose)
+    validation = None
+    if model.held_out is not None:
+        validation_start = time.perf_counter()
+        validation = validate(lambda obs: model.impute(obs, None, seed=seed, verbose=False), ref_model, model.held_out,
+                              model.n_observed, plan.target, k=BLEND_NEIGHBOURS, blend=reference_blend)
+        if reference_blend == "validated":
+            training_cells = np.delete(ref_model, model.held_out, axis=0)
+            neighbours = neighbour_average(st_observed, training_cells, model.n_observed, BLEND_NEIGHBOURS)
+            imputed = (validation.model_weight * imputed + (1 - validation.model_weight) * neighbours).astype(np.float32)
+        validation_seconds = time.perf_counter() - validation_start
+    timings = {**model.timer.seconds, **({"validation": validation_seconds} if validation else {}),
+               "total": time.perf_counter() - start}
     params = _run_record(
         model.config, dev, seed, preset=preset_name, observed_genes=plan.observed, checkpoint=checkpoint,
-        loaded_checkpoint=loaded, final_loss=model.final_loss,
+        loaded_checkpoint=loaded, final_loss=model.final_loss, validation_fraction=validation_fraction,
+        validation_cells=0 if model.held_out is None else len(model.held_out),  # 0 also when the reference is too small
+        reference_blend=reference_blend if validation else "none",
     )
-    return {"imputed": imputed, "genes": plan.target, "params": params, "timings": timings, "versions": package_versions()}
+    return {"imputed": imputed, "genes": plan.target, "validation": validation.to_dict() if validation else None,
+            "params": params, "timings": timings, "versions": package_versions()}
 
 
 def evaluate_spalstf_arrays(
@@ -361,6 +404,8 @@ def spalstf(
     copy: bool = False,
     checkpoint: str | None = None,
     n_top_genes: int = 2000,
+    validation_fraction: float = 0.1,
+    reference_blend: str = "none",
     verbose: bool = True,
     **overrides: Any,
 ) -> ad.AnnData | None:
@@ -379,7 +424,7 @@ def spalstf(
         Layers holding the counts instead of ``X``.
     spatial_key
         ``obsm`` key of the coordinates (see :func:`~spatialdiffusion.io.spatial_coordinates`).
-    preset, device, seed, checkpoint, n_top_genes, verbose, **overrides
+    preset, device, seed, checkpoint, n_top_genes, validation_fraction, reference_blend, verbose, **overrides
         See :func:`spalstf_arrays`.
     key_added
         Where results go: ``obsm[key_added]`` and ``uns[key_added]``. They replace only the results of an
@@ -393,7 +438,11 @@ def spalstf(
     AnnData or None
         With ``copy=True`` the modified copy, else ``None``. Writes
         ``adata_st.obsm[key_added]``: DataFrame (cells x imputed genes) of ``log1p(1e4 * count / library of
-        the observed genes)``; ``adata_st.uns[key_added]``: ``params``, ``timings``, ``versions``, ``genes``.
+        the observed genes)``; ``adata_st.uns[key_added]``: ``params``, ``timings``, ``versions``, ``genes``
+        and, when reference cells were held out, ``validation``: a DataFrame indexed by imputed gene with
+        ``validation_spcc`` (how well the model reproduces the gene on held-out reference cells; trust
+        genes with low values less), ``neighbour_validation_spcc`` (the same for the mean of the 50 nearest
+        reference cells) and ``model_weight``.
     """
     key_added = check_key(key_added, "key_added")
     inputs = _adata_inputs(adata_st, layer, adata_ref, ref_layer, spatial_key)
@@ -403,10 +452,13 @@ def spalstf(
     check_key_added(adata_st, key_added, "SpaLSTF", {"obsm": [key_added]})
     copy = check_flag(copy, "copy")
     out = _impute(inputs, genes=genes, preset=preset, device=device, seed=seed, verbose=verbose, checkpoint=checkpoint,
-                  n_top_genes=n_top_genes, overrides=overrides)
+                  n_top_genes=n_top_genes, validation_fraction=validation_fraction, reference_blend=reference_blend,
+                  overrides=overrides)
     adata = adata_st.copy() if copy else adata_st
     adata.obsm[key_added] = pd.DataFrame(out["imputed"], index=adata.obs_names, columns=out["genes"])
     adata.uns[key_added] = _h5ad_safe({k: out[k] for k in ("genes", "params", "timings", "versions")})
+    if out["validation"] is not None:
+        adata.uns[key_added]["validation"] = pd.DataFrame(out["validation"]).set_index("gene").astype(np.float64)
     return adata if copy else None
 
 

@@ -108,6 +108,7 @@ class SpaLSTFModel:
         self.nets: list[SpaLSTFDenoiser] = []  # built by fit() or load()
         self.schedule = NoiseSchedule.cosine(self.config.num_timesteps)
         self.history: list[dict[str, float]] = []
+        self.held_out: np.ndarray | None = None
         self.timer = StageTimer()
         self.trained = False
 
@@ -185,13 +186,17 @@ class SpaLSTFModel:
         x = self._training_space(self._with_capture_factors(counts, self.config.capture_jitter, rng))
         return torch.from_numpy(x).to(self.device), torch.from_numpy(self._condition(x)).to(self.device)
 
-    def fit(self, ref_counts: np.ndarray, *, seed: int = 0, verbose: bool = True) -> "SpaLSTFModel":
+    def fit(
+        self, ref_counts: np.ndarray, *, seed: int = 0, verbose: bool = True, held_out: np.ndarray | None = None
+    ) -> "SpaLSTFModel":
         """Train on reference counts (cells x genes in model order).
 
         Parameters
         ----------
         ref_counts
             Raw counts of the observed then target genes for every reference cell.
+        held_out
+            Indices of reference cells left out of training (kept with the model, for validation).
         seed
             Seeds the network initialisation, minibatch order, timesteps and noise (ensemble member ``m``
             uses ``seed + 1000 * m``).
@@ -199,6 +204,9 @@ class SpaLSTFModel:
             Show a progress bar over epochs.
         """
         cfg = self.config
+        self.held_out = None if held_out is None else np.asarray(held_out, dtype=np.int64)
+        if self.held_out is not None:
+            ref_counts = np.delete(ref_counts, self.held_out, axis=0)
         with self.timer("preprocess"):
             counts = augment(ref_counts, default_shifts(ref_counts.shape[1])) if cfg.augment else ref_counts
             x0_np = self._training_space(counts)
@@ -399,6 +407,7 @@ class SpaLSTFModel:
             "observed": self.observed,
             "target": self.target,
             "history": self.history,
+            "held_out": None if self.held_out is None else self.held_out.tolist(),
             "versions": package_versions(),
             "state_dicts": [{k: v.detach().cpu() for k, v in net.state_dict().items()} for net in self.nets],
         }
@@ -430,5 +439,7 @@ class SpaLSTFModel:
         for net, weights in zip(model.nets, state_dicts):
             net.load_state_dict(weights)
         model.history = list(state["history"])
+        held_out = state.get("held_out")
+        model.held_out = None if held_out is None else np.asarray(held_out, dtype=np.int64)
         model.trained = True
         return model

@@ -1,0 +1,163 @@
+"""How far to trust each imputed gene: scores on reference cells the model never saw, and the neighbour blend.
+
+A share of the reference cells is held out of training (:func:`split_reference`). After training, the
+model imputes their target genes from their observed genes, and :func:`validate` scores each gene by the
+Spearman correlation of the imputation with the measured values, next to the same score of the mean of the
+reference neighbours (the ``k`` training cells nearest in observed genes). The scores are a cheap internal
+check: they see the model's error on the reference's own platform, not the shift between the reference and
+the spatial assay.
+
+With ``reference_blend="validated"`` the imputation of each gene becomes ``w * model + (1 - w) * neighbours``,
+``w`` in ``{0, 0.1, ..., 1}`` chosen per gene to maximise that held-out correlation (:func:`blend_weights`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .._utils import check_positive_int
+from ..metrics.imputation import spcc
+from ._data import normalize, to_lognorm
+from ._evaluate import knn_imputer
+
+MAX_VALIDATION_CELLS = 2000
+"""At most this many reference cells are held out, whatever the fraction: enough for stable correlations."""
+MIN_VALIDATION_CELLS = 30
+"""Fewer held-out cells (or fewer left to train on) than this and no validation is run."""
+BLEND_NEIGHBOURS = 50
+"""Reference cells averaged by the neighbour estimate that the validation scores and the blend uses."""
+REFERENCE_BLENDS = ("none", "validated")
+BLEND_GRID = np.round(np.linspace(0.0, 1.0, 11), 2)
+
+ImputeHeldOut = Callable[[np.ndarray], np.ndarray]
+"""Held-out observed counts (cells x observed genes) to their imputed target genes, log-normalised."""
+
+
+def check_validation_fraction(fraction: object) -> float:
+    """``validation_fraction`` as a float in ``[0, 0.5]``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a non-number or a value outside ``[0, 0.5]``.
+    """
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)):
+        raise TypeError(f"`validation_fraction` must be a number in [0, 0.5], got {type(fraction).__name__}.")
+    if not 0 <= fraction <= 0.5 or not np.isfinite(fraction):
+        raise ValueError(f"`validation_fraction` must lie in [0, 0.5] (0 turns the validation off), got {fraction}.")
+    return float(fraction)
+
+
+def check_reference_blend(blend: object, fraction: float) -> str:
+    """``reference_blend`` checked against :data:`REFERENCE_BLENDS`; ``"validated"`` needs held-out cells."""
+    if blend not in REFERENCE_BLENDS:
+        raise ValueError(f"`reference_blend` must be one of {REFERENCE_BLENDS}, got {blend!r}.")
+    if blend == "validated" and fraction == 0:
+        raise ValueError("`reference_blend='validated'` chooses its weights on held-out reference cells; "
+                         "set `validation_fraction` above 0.")
+    return str(blend)
+
+
+def split_reference(n_cells: int, fraction: float, seed: int) -> np.ndarray | None:
+    """Indices (sorted) of the reference cells held out of training, or ``None`` when there are too few.
+
+    ``round(fraction * n_cells)`` cells, at most :data:`MAX_VALIDATION_CELLS`, drawn with ``seed``; ``None``
+    when ``fraction`` is 0 or the held-out or remaining cells would number fewer than
+    :data:`MIN_VALIDATION_CELLS`.
+    """
+    n_held = min(MAX_VALIDATION_CELLS, int(round(fraction * n_cells)))
+    if fraction == 0 or n_held < MIN_VALIDATION_CELLS or n_cells - n_held < MIN_VALIDATION_CELLS:
+        return None
+    return np.sort(np.random.default_rng(seed).permutation(n_cells)[:n_held])
+
+
+def neighbour_average(observed_counts: np.ndarray, ref_counts: np.ndarray, n_observed: int, k: int) -> np.ndarray:
+    """Mean target genes of the ``k`` reference cells nearest in observed genes, as ``log1p(1e4 * count / observed library)``.
+
+    Parameters
+    ----------
+    observed_counts
+        Cells x observed genes, raw counts.
+    ref_counts
+        Reference cells x (observed, then target genes), raw counts.
+    n_observed
+        Number of observed genes.
+    k
+        Neighbours (capped at the number of reference cells).
+    """
+    k = check_positive_int(k, "k")
+    n_target = ref_counts.shape[1] - n_observed
+    names = [str(i) for i in range(ref_counts.shape[1])]
+    unit = knn_imputer(k)(observed_counts, ref_counts, names[:n_observed], names[n_observed:], 0)
+    _, scale = normalize(observed_counts, n_observed)
+    return (unit * scale[:, 1:2]).reshape(len(observed_counts), n_target)
+
+
+@dataclass(frozen=True)
+class Validation:
+    """Held-out scores per target gene: the model's (``spcc``), the neighbour average's (``neighbour_spcc``),
+    and the blend weight of the model (``model_weight``; 1 without blending)."""
+
+    genes: list[str]
+    n_cells: int
+    spcc: np.ndarray
+    neighbour_spcc: np.ndarray
+    model_weight: np.ndarray
+
+    def to_dict(self) -> dict[str, list]:
+        """Equal-length lists keyed ``gene, validation_spcc, neighbour_validation_spcc, model_weight``."""
+        def plain(values: np.ndarray) -> list[float | None]:
+            return [None if not np.isfinite(v) else round(float(v), 4) for v in values]
+
+        return {"gene": list(self.genes), "validation_spcc": plain(self.spcc),
+                "neighbour_validation_spcc": plain(self.neighbour_spcc), "model_weight": plain(self.model_weight)}
+
+
+def blend_weights(truth: np.ndarray, model: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
+    """Per gene, the weight ``w`` of :data:`BLEND_GRID` whose ``w * model + (1 - w) * neighbours`` correlates best with ``truth``.
+
+    Ties (and genes constant in every blend) go to the larger weight, so the model is kept unless the
+    neighbours do better.
+    """
+    scores = np.stack([spcc(truth, w * model + (1 - w) * neighbours) for w in BLEND_GRID])  # weights x genes
+    scores = np.where(np.isfinite(scores), scores, -np.inf)
+    best_from_top = np.argmax(scores[::-1], axis=0)
+    return BLEND_GRID[::-1][best_from_top]
+
+
+def validate(
+    impute: ImputeHeldOut, ref_counts: np.ndarray, held_out: np.ndarray, n_observed: int, genes: Sequence[str],
+    *, k: int, blend: str,
+) -> Validation:
+    """Score the imputation of the held-out reference cells gene by gene.
+
+    Parameters
+    ----------
+    impute
+        Function from held-out observed counts (cells x ``n_observed``) to their imputed target genes on the
+        ``log1p(1e4 * count / observed library)`` scale (the trained model).
+    ref_counts
+        All reference cells x (observed, then target genes), raw counts, in model order.
+    held_out
+        Indices of the held-out cells (not trained on).
+    n_observed
+        Number of observed genes.
+    genes
+        Target gene names.
+    k
+        Neighbours of the reference-neighbour average (taken among the training cells).
+    blend
+        ``"validated"`` fits :func:`blend_weights`; ``"none"`` keeps weight 1.
+    """
+    train = np.setdiff1d(np.arange(len(ref_counts)), held_out)
+    held = ref_counts[held_out]
+    x, scale = normalize(held, n_observed)
+    truth = to_lognorm(x, scale)[:, n_observed:]
+    model = impute(held[:, :n_observed])
+    neighbours = neighbour_average(held[:, :n_observed], ref_counts[train], n_observed, k)
+    weights = blend_weights(truth, model, neighbours) if blend == "validated" else np.ones(truth.shape[1])
+    return Validation(list(genes), len(held_out), spcc(truth, model), spcc(truth, neighbours), weights)
+
