@@ -1,4 +1,4 @@
-"""Shared plumbing: seeding, device choice, progress bars, provenance and argument checks.
+"""Shared plumbing: seeding, device choice, arithmetic precision, progress bars, provenance and argument checks.
 
 The argument checks here cover scalars (seed, integers, switches, keys); the checks of the data
 (counts, coordinates, gene names) are in :mod:`spatialdiffusion.checks`.
@@ -14,7 +14,7 @@ import importlib.metadata
 import platform
 import random
 import time
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
@@ -133,6 +133,75 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ValueError("`device`='mps' was requested but MPS is not available; use device='auto' or 'cpu'.")
     return dev
+
+
+PRECISIONS = ("float32", "bf16")
+"""Values of the methods' ``precision`` setting: float32 throughout, or the networks' forward passes in bfloat16."""
+
+
+def check_precision(precision: str, device: torch.device) -> None:
+    """Raise a clear error when the networks cannot run at ``precision`` on ``device``.
+
+    ``"bf16"`` runs under bfloat16 autocast on CUDA (compute capability 8.0, Ampere, or newer) and on
+    the CPU; ``"float32"`` runs anywhere.
+
+    Raises
+    ------
+    ValueError
+        For a ``precision`` outside :data:`PRECISIONS`, or ``"bf16"`` on a device without bfloat16 autocast.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"`precision` must be one of {PRECISIONS}, got {precision!r}.")
+    if precision == "float32":
+        return
+    if device.type not in ("cuda", "cpu"):
+        raise ValueError(f"`precision`='bf16' runs on CUDA or the CPU, not on {device.type!r}; use precision='float32'.")
+    if device.type == "cuda" and torch.cuda.get_device_capability(device) < (8, 0):
+        major, minor = torch.cuda.get_device_capability(device)
+        raise ValueError(f"`precision`='bf16' needs a GPU of compute capability 8.0 (Ampere) or newer; this one has "
+                         f"{major}.{minor}. Use precision='float32'.")
+
+
+def mixed_precision(precision: str, device: torch.device) -> AbstractContextManager[Any]:
+    """The context a network's forward pass (and the loss computed inside it) runs in.
+
+    ``"bf16"``: :class:`torch.autocast` to bfloat16 on ``device``, so matrix products and convolutions run
+    in bfloat16 while torch keeps reductions, normalisations and the weights in float32; callers cast the
+    network's outputs back to float32 before using them. ``"float32"``: a context that does nothing.
+
+    Raises
+    ------
+    ValueError
+        See :func:`check_precision`.
+    """
+    check_precision(precision, device)
+    if precision == "float32":
+        return nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+class PeakGPUMemory:
+    """The most GPU memory torch held for tensors during a run, on CUDA devices.
+
+    Created at the start of a run, it resets CUDA's peak counter; :meth:`record` reads it. On other
+    devices it calls no CUDA function and records nothing.
+
+    Parameters
+    ----------
+    device
+        The run's device.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+
+    def record(self) -> dict[str, float]:
+        """``{"peak_gpu_memory_mib": MiB}`` (``torch.cuda.max_memory_allocated``) on CUDA, else ``{}``."""
+        if self.device.type != "cuda":
+            return {}
+        return {"peak_gpu_memory_mib": round(torch.cuda.max_memory_allocated(self.device) / 2**20, 1)}
 
 
 @contextmanager

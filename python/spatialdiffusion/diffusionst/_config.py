@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from .._settings import check_at_least, check_choice, coerce_field_types, resolve_preset, with_overrides
+from .._utils import PRECISIONS
 from ..cluster.mclust import MCLUST_STARTS
 from ._preprocess import MIN_GENES
 
@@ -95,6 +96,11 @@ class DiffusionSTConfig:
         spot: no random draw; time and memory grow with the square of the number of spots).
     refine_neighbors
         Neighbourhood of the majority-vote refinement (50; 0 disables it).
+    precision
+        Arithmetic of the GCN's and the U-Net's forward passes, in training and in generation: ``"float32"``
+        (default) or ``"bf16"`` (bfloat16 autocast, for CUDA GPUs of the Ampere generation or newer; it also
+        runs on the CPU, usually slower there). Weights, losses, the sparse graph products and every
+        returned matrix stay float32.
     """
 
     n_top_genes: int = 4096
@@ -129,13 +135,15 @@ class DiffusionSTConfig:
     cluster_method: str = "auto"
     mclust_start: str = "subset"
     refine_neighbors: int = 50
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         coerce_field_types(self)
         for name, values in (("zinb_target", ("scaled", "counts")), ("gcn_init", ("xavier", "pca")),
                              ("zinb_heads_from", ("reconstruction", "latent")), ("diffusion", ("ddpm", "none")),
                              ("image_scaling", ("range", "gene")), ("library_genes", ("all", "stable")),
-                             ("cluster_method", ("auto", "mclust", "gmm")), ("mclust_start", MCLUST_STARTS)):
+                             ("cluster_method", ("auto", "mclust", "gmm")), ("mclust_start", MCLUST_STARTS),
+                             ("precision", PRECISIONS)):
             check_choice(self, name, values)
         check_at_least(self, ("n_top_genes",), MIN_GENES)  # fewer genes cannot be laid out as an image
         check_at_least(self, ("n_neighbors", "latent_dim", "gcn_epochs", "unet_channels", "diffusion_timesteps",

@@ -7,6 +7,8 @@ dropout probability of a zero-inflated negative binomial. ``h`` is the denoised 
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -57,6 +59,16 @@ def zinb_nll(x: torch.Tensor, mean: torch.Tensor, dispersion: torch.Tensor, drop
     nb_zero = torch.exp(theta * (torch.log(theta + eps) - log_theta_mu))
     zero_case = -torch.log(dropout + (1.0 - dropout) * nb_zero + eps)
     return torch.where(x <= 1e-8, zero_case, nonzero_case)
+
+
+def propagate(propagation: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
+    """``propagation @ dense`` in float32, also inside bfloat16 autocast (torch has no bfloat16 sparse product on the CPU).
+
+    The product is cheap (a few non-zeros per spot); the dense products around it carry the cost.
+    """
+    outside_autocast = torch.autocast(dense.device.type, enabled=False) if dense.device.type in ("cuda", "cpu") else nullcontext()
+    with outside_autocast:
+        return propagation @ dense.float()
 
 
 class GCNZINBAutoencoder(nn.Module):
@@ -122,8 +134,8 @@ class GCNZINBAutoencoder(nn.Module):
             ``latent`` (z), ``reconstruction`` (h) for all spots; ``mean``, ``dispersion``, ``dropout``
             for ``zinb_rows``.
         """
-        z = propagation @ (x @ self.encoder_weight)
-        h = propagation @ (z @ self.decoder_weight)
+        z = propagate(propagation, x @ self.encoder_weight)
+        h = propagate(propagation, z @ self.decoder_weight)
         src = h if self.heads_from == "reconstruction" else z
         if zinb_rows is not None:
             src = src[zinb_rows]

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .._utils import StageTimer, check_flag, check_key, check_positive_int, check_seed, package_versions, resolve_device, restores_global_rng, seed_everything
+from .._utils import (PeakGPUMemory, StageTimer, check_flag, check_key, check_positive_int, check_precision, check_seed,
+                      package_versions, resolve_device, restores_global_rng, seed_everything)
 from ..checks import check_coords, check_counts, check_gene_list, check_unique_genes
 from ..cluster import cluster_embedding, refine_labels
 from ..graph import propagation_matrix, spatial_adjacency
@@ -121,7 +122,8 @@ def diffusionst_arrays(
         gene columns, input order), ``genes`` (their names, if ``gene_names`` was given),
         ``domains`` and ``domains_unrefined`` (int labels ``1..K``; only when ``cluster``),
         ``cluster_backend``, ``params`` (the settings used; ``n_pcs`` and ``latent_dim`` after their caps at the
-        data's size), ``timings`` (seconds per stage), ``stats``, ``versions``.
+        data's size; on CUDA also ``peak_gpu_memory_mib``, the most memory torch held for tensors during the
+        run), ``timings`` (seconds per stage), ``stats``, ``versions``.
     """
     mat, xy, gene_names, library, n_clusters = _checked_inputs(
         counts, coords, gene_names, library_size, n_clusters,
@@ -167,7 +169,9 @@ def _run(
     n_spots, n_genes = mat.shape
     dev = resolve_device(device)
     preset_name, config = diffusionst_config(preset, dev, **overrides)
+    check_precision(config.precision, dev)
     seed_everything(seed)
+    peak_gpu_memory = PeakGPUMemory(dev)
     timer = StageTimer()
     stats: dict[str, float] = {}
 
@@ -209,7 +213,8 @@ def _run(
         params={"method": "DiffusionST", "preset": preset_name, "n_clusters": n_clusters, "seed": seed, "device": str(dev),
                 "n_spots": n_spots, "n_genes_input": n_genes, "n_genes_selected": int(hvg.size),
                 "library_size": library_source,
-                **config.to_dict(), "n_pcs": embedding.shape[1], "latent_dim": gcn_latent_dim(config, n_spots, int(hvg.size))},
+                **config.to_dict(), "n_pcs": embedding.shape[1], "latent_dim": gcn_latent_dim(config, n_spots, int(hvg.size)),
+                **peak_gpu_memory.record()},
         timings={**timer.seconds, "total": timer.total},
         stats=stats,
         versions=package_versions(),

@@ -17,7 +17,7 @@ import torch
 from sklearn.decomposition import PCA
 from torch.nn import functional as F
 
-from .._utils import progress, randn, seeded_torch, single_threaded_numpy, torch_generator
+from .._utils import mixed_precision, progress, randn, seeded_torch, single_threaded_numpy, torch_generator
 from ..diffusion import DDIMSampler, NoiseSchedule, sample
 from ..graph import to_torch_sparse
 from ._config import DiffusionSTConfig, unet_groups
@@ -50,7 +50,7 @@ def denoise_gcn(
     propagation
         ``N x N`` sparse propagation matrix.
     config
-        Pipeline settings (epochs, learning rate, loss weights, ZINB target and heads).
+        Pipeline settings (epochs, learning rate, loss weights, ZINB target and heads, precision).
     counts
         ``N x G`` raw counts of the same genes, needed when ``config.zinb_target == "counts"``.
     seed
@@ -99,7 +99,9 @@ def denoise_gcn(
     for _ in progress(range(config.gcn_epochs), desc="DiffusionST: GCN-ZINB", verbose=verbose):
         model.train()
         rows = None if n_zinb == n_spots else torch.randperm(n_spots, generator=generator, device=generator.device)[:n_zinb].to(device)
-        out = model(x, prop, zinb_rows=rows)
+        with mixed_precision(config.precision, device):
+            out = model(x, prop, zinb_rows=rows)
+        out = {key: value.float() for key, value in out.items()}
         target = zinb_x if rows is None else zinb_x[rows]
         scale = size_factor if rows is None else size_factor[rows]
         loss = config.mse_weight * F.mse_loss(out["reconstruction"], x) + config.zinb_weight * zinb_nll(
@@ -194,7 +196,8 @@ def enhance_diffusion(
         noise schedule (``diffusion_timesteps``, ``beta_start``, ``beta_end``), training
         (``train_epochs * ceil(N / batch_size)`` Adam steps at ``diffusion_lr``, each on
         ``min(batch_size, N)`` spots drawn with replacement) and generation (``start_timestep``,
-        ``sampling_steps``, ``n_candidates``, ``n_keep``).
+        ``sampling_steps``, ``n_candidates``, ``n_keep``) and the arithmetic of the U-Net's forward passes
+        (``precision``).
     seed
         Seed of the U-Net's initial weights and of every random draw (training spots, timesteps, noise).
     device
@@ -226,6 +229,11 @@ def enhance_diffusion(
         unet = UNet(config.unet_channels, config.unet_mults, groups=unet_groups(config.unet_channels), heads=4,
                     head_dim=min(32, config.unet_channels), patch_size=config.unet_patch_size).to(device)
     optimizer = torch.optim.Adam(unet.parameters(), lr=config.diffusion_lr)
+
+    def denoise(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        with mixed_precision(config.precision, device):
+            return unet(x_t, t).float()
+
     steps_per_epoch = -(-n // config.batch_size)
     last_losses: list[float] = []
     unet.train()
@@ -235,7 +243,7 @@ def enhance_diffusion(
         t = torch.randint(0, config.diffusion_timesteps, (x0.shape[0],), generator=generator, device=generator.device).to(device)
         noise = randn(tuple(x0.shape), generator, device)
         x_t = schedule.add_noise(x0, noise, t)
-        loss = ((unet(x_t, t) - noise) ** 2 * pad_mask).sum() / (pad_mask.sum() * x0.shape[0])
+        loss = ((denoise(x_t, t) - noise) ** 2 * pad_mask).sum() / (pad_mask.sum() * x0.shape[0])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -250,7 +258,7 @@ def enhance_diffusion(
         x0 = images[lo : lo + batch].to(device)
         reps = x0.repeat_interleave(config.n_candidates, dim=0)
         noisy = schedule.add_noise(reps, randn(tuple(reps.shape), generator, device), start.expand(reps.shape[0]).to(device))
-        candidates = sample(unet, sampler, noisy, generator=generator, start_t=config.start_timestep) * pad_mask
+        candidates = sample(denoise, sampler, noisy, generator=generator, start_t=config.start_timestep) * pad_mask
         candidates = candidates.reshape(x0.shape[0], config.n_candidates, *x0.shape[1:])
         mse = ((candidates - x0[:, None]) ** 2).flatten(2).sum(-1) / pad_mask.sum()
         best = mse.topk(config.n_keep, dim=1, largest=False).indices

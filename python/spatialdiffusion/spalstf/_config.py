@@ -18,6 +18,7 @@ from typing import Any, Iterable
 import torch
 
 from .._settings import check_at_least, check_choice, coerce_field_types, resolve_preset, with_overrides
+from .._utils import PRECISIONS
 
 PRESETS = ("paper", "fast")
 VARIANTS = ("spalstf", "stdiff")
@@ -26,8 +27,8 @@ SAMPLERS = ("ddpm", "ddim")
 SCALE_GENES = ("observed", "all")
 LR_DECAYS = ("none", "cosine")
 X0_CLAMPS = ("symmetric", "data")
-SAMPLING_SETTINGS = ("sampler", "sampler_steps", "ddim_eta", "x0_clamp", "n_samples", "sample_jitter")
-"""Settings that only shape sampling: a run that loads a trained model uses its own values of these."""
+SAMPLING_SETTINGS = ("sampler", "sampler_steps", "ddim_eta", "x0_clamp", "n_samples", "sample_jitter", "precision")
+"""Settings a run that loads a trained model takes from itself: those that only shape sampling, and the arithmetic precision."""
 
 
 def check_sampling_settings(settings: Iterable[str]) -> None:
@@ -107,6 +108,11 @@ class SpaLSTFConfig:
         the k-fold evaluation accepts it, to reproduce the published figures.
     min_shared_genes
         Fewest shared genes accepted as a condition.
+    precision
+        Arithmetic of the denoiser's forward passes, in training and in sampling: ``"float32"`` (default) or
+        ``"bf16"`` (bfloat16 autocast, for CUDA GPUs of the Ampere generation or newer; it also runs on the
+        CPU, usually slower there). Weights, losses and the imputed values stay float32. Like the sampling
+        settings, a loaded trained model runs at this run's value.
     """
 
     variant: str = "spalstf"
@@ -139,10 +145,11 @@ class SpaLSTFConfig:
     n_models: int = 1
     scale_genes: str = "observed"
     min_shared_genes: int = 10
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         coerce_field_types(self)
-        for name, allowed in (("variant", VARIANTS), ("cell_order", CELL_ORDERS), ("sampler", SAMPLERS), ("scale_genes", SCALE_GENES), ("lr_decay", LR_DECAYS), ("x0_clamp", X0_CLAMPS)):
+        for name, allowed in (("variant", VARIANTS), ("cell_order", CELL_ORDERS), ("sampler", SAMPLERS), ("scale_genes", SCALE_GENES), ("lr_decay", LR_DECAYS), ("x0_clamp", X0_CLAMPS), ("precision", PRECISIONS)):
             check_choice(self, name, allowed)
         check_at_least(self, ("num_timesteps",), 2)  # training draws t from 1 .. T - 1
         check_at_least(self, ("depth", "num_heads", "lstm_hidden", "lstm_layers", "epochs", "sampler_steps", "n_samples",

@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .._utils import (check_flag, check_key, check_positive_int, check_seed, package_versions, resolve_device,
-                      restores_global_rng, seed_everything)
+from .._utils import (PeakGPUMemory, check_flag, check_key, check_positive_int, check_precision, check_seed, package_versions,
+                      resolve_device, restores_global_rng, seed_everything)
 from ..io import check_key_added, coordinates_of, counts_of
 from ..checks import check_coords, check_gene_list, check_unique_genes
 from ._config import SAMPLING_SETTINGS, SpaLSTFConfig, spalstf_config
@@ -204,7 +204,7 @@ def spalstf_arrays(
         Path of a trained model: loaded if it exists (no training), else written after training. A loaded
         model keeps the settings it was trained with (a warning names any this run asks to change) and
         samples with this run's sampling settings (``sampler``, ``sampler_steps``, ``ddim_eta``,
-        ``x0_clamp``, ``n_samples``, ``sample_jitter``).
+        ``x0_clamp``, ``n_samples``, ``sample_jitter``) and ``precision``.
     n_top_genes
         Size of the default gene list.
     validation_fraction
@@ -228,8 +228,9 @@ def spalstf_arrays(
         ``genes`` (reference spelling), ``validation`` (equal-length lists ``gene, validation_spcc,
         neighbour_validation_spcc, model_weight``: the Spearman correlation of the imputation with the
         measured values on the held-out reference cells, the same for the reference-neighbour average, and
-        the model's blend weight; ``None`` without held-out cells), ``params``, ``timings`` (seconds),
-        ``versions``.
+        the model's blend weight; ``None`` without held-out cells), ``params`` (on CUDA with
+        ``peak_gpu_memory_mib``, the most memory torch held for tensors during the run), ``timings``
+        (seconds), ``versions``.
     """
     inputs = _checked_inputs(st_counts, st_genes, ref_counts, ref_genes, st_coords)
     return _impute(inputs, genes=genes, preset=preset, device=device, seed=seed, verbose=verbose, checkpoint=checkpoint,
@@ -247,6 +248,7 @@ def _impute(
     st, st_genes, ref, ref_genes, coords = inputs
     dev = resolve_device(device)
     preset_name, cfg = spalstf_config(preset, dev, **overrides)
+    check_precision(cfg.precision, dev)
     n_top_genes = check_positive_int(n_top_genes, "n_top_genes")
     checkpoint = _check_checkpoint_path(checkpoint)
     if cfg.scale_genes != "observed":
@@ -259,6 +261,7 @@ def _impute(
     validation_fraction = check_validation_fraction(validation_fraction)
     reference_blend = check_reference_blend(reference_blend, validation_fraction)
     seed_everything(seed)
+    peak_gpu_memory = PeakGPUMemory(dev)
     target = check_gene_list(genes, "genes") if genes is not None else default_target_genes(ref, ref_genes, st_genes, n_top_genes)
     plan = plan_genes(st_genes, ref_genes, target, min_shared=cfg.min_shared_genes)
     ref_model = np.hstack([ref[:, plan.ref_observed], ref[:, plan.ref_target]])
@@ -282,7 +285,7 @@ def _impute(
         model.config, dev, seed, preset=preset_name, observed_genes=plan.observed, checkpoint=checkpoint,
         loaded_checkpoint=loaded, final_loss=model.final_loss, validation_fraction=validation_fraction,
         validation_cells=0 if model.held_out is None else len(model.held_out),  # 0 also when the reference is too small
-        reference_blend=reference_blend if validation else "none",
+        reference_blend=reference_blend if validation else "none", **peak_gpu_memory.record(),
     )
     return {"imputed": imputed, "genes": plan.target, "validation": validation.to_dict() if validation else None,
             "params": params, "timings": timings, "versions": package_versions()}
@@ -337,9 +340,11 @@ def _evaluate(inputs: _Inputs, *, n_folds: int, preset: str, device: str, seed: 
     st, st_genes, ref, ref_genes, coords = inputs
     dev = resolve_device(device)
     preset_name, cfg = spalstf_config(preset, dev, **overrides)
+    check_precision(cfg.precision, dev)
     seed = check_seed(seed)
     verbose = check_flag(verbose, "verbose")
     seed_everything(seed)
+    peak_gpu_memory = PeakGPUMemory(dev)
     names, st_idx, ref_idx = shared_genes(st_genes, ref_genes)
     check_shared(len(names), cfg.min_shared_genes)
     n_folds = check_positive_int(n_folds, "n_folds", minimum=2, maximum=len(names))
@@ -363,7 +368,7 @@ def _evaluate(inputs: _Inputs, *, n_folds: int, preset: str, device: str, seed: 
     result = cross_validate(st_shared, ref[:, ref_idx], names, impute, n_folds=n_folds, seed=seed, verbose=verbose)
     per_gene = {k: v.tolist() for k, v in result["per_gene"].items()}
     timings = {**result["timings"], "total": time.perf_counter() - start}
-    params = _run_record(configs[0], dev, seed, preset=preset_name, n_folds=n_folds)
+    params = _run_record(configs[0], dev, seed, preset=preset_name, n_folds=n_folds, **peak_gpu_memory.record())
     return {
         "per_gene": per_gene, "summary": result["summary"], "imputed": result["imputed"], "genes": names,
         "params": params, "timings": timings, "versions": package_versions(),

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .._utils import StageTimer, package_versions, progress, randn, torch_generator
+from .._utils import StageTimer, mixed_precision, package_versions, progress, randn, torch_generator
 from ..diffusion import DDIMSampler, DDPMSampler, NoiseSchedule, Sampler, sample
 from ._config import SpaLSTFConfig, check_sampling_settings
 from ._data import augment, default_shifts, expression_order, normalize, rescale, spatial_order, to_lognorm
@@ -253,7 +253,9 @@ class SpaLSTFModel:
                 t = torch.randint(1, cfg.num_timesteps, (len(idx),), generator=gen, device=gen.device).to(self.device)
                 eps = randn(tuple(xb.shape), gen, self.device)
                 x_in = self.schedule.add_noise(xb, eps, t) * (1 - mask) + xb * mask
-                loss, kl = diffusion_loss(net(x_in, t, cb), eps, unobserved, cfg.kl_weight, cfg.kl_masked)
+                with mixed_precision(cfg.precision, self.device):
+                    eps_hat = net(x_in, t, cb)
+                loss, kl = diffusion_loss(eps_hat.float(), eps, unobserved, cfg.kl_weight, cfg.kl_masked)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
@@ -352,7 +354,8 @@ class SpaLSTFModel:
         parts = _chunks(len(cond), self.config.batch_size)
 
         def denoise(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            return torch.cat([net(x_t[p], t[p], cond[p]) for p in parts], dim=0)
+            with mixed_precision(self.config.precision, self.device):
+                return torch.cat([net(x_t[p], t[p], cond[p]).float() for p in parts], dim=0)
 
         x_start = randn(tuple(cond.shape), gen, self.device)
         return sample(denoise, sampler, x_start, generator=gen, known=cond, known_mask=self._mask(), verbose=verbose, desc="SpaLSTF sampling")
