@@ -1,9 +1,9 @@
 ## The one place where R meets Python.
 ##
 ## Everything that crosses the boundary goes through the helpers in this file: Python discovery,
-## the delay-loaded engine modules, and the conversion of matrices (dense numeric matrices with
-## cells as rows go in; dense numeric arrays and plain lists come back, sparse results are rebuilt
-## in R). No other file calls reticulate.
+## the delay-loaded engine modules, and the conversion of matrices (counts go in with cells as
+## rows, sparse ones as scipy CSR matrices, others as dense numeric matrices; dense numeric arrays
+## and plain lists come back, sparse results are rebuilt in R). No other file calls reticulate.
 
 .bridge <- new.env(parent = emptyenv())
 
@@ -184,6 +184,19 @@ spatialDiffusionPython <- function() {
     invisible(TRUE)
 }
 
+## FUN for BiocParallel workers (new R processes, started by a scheduler possibly without this
+## session's environment): a worker whose own settings name no Python (see
+## spatialDiffusionPython()) uses the interpreter that runs the engine in this session.
+.withCallerPython <- function(FUN) {
+    python <- spatialDiffusionPython()$python
+    function(...) {
+        if (!reticulate::py_available(initialize = FALSE) && is.na(.discoverPython()$python)) {
+            options(SpatialDiffusion.python = python)
+        }
+        FUN(...)
+    }
+}
+
 #' Is the Python engine available?
 #'
 #' Checks, without an error, that a Python interpreter can be found (see
@@ -228,22 +241,18 @@ pythonAvailable <- function() {
 
 ## ---- conversions --------------------------------------------------------------------------
 
-## A features x cells matrix (dense or sparse) -> dense double matrix with cells as rows.
-.cellsAsRows <- function(m) {
+## Counts for the engine, cells as rows: a sparse matrix stays sparse, anything else becomes a
+## dense double matrix. The column-compressed storage of a genes x cells dgCMatrix is, unchanged,
+## the row-compressed storage of its transpose, which reticulate hands to Python as a scipy CSR
+## matrix (the engine's own layout), so no transposed copy is made.
+.countsForEngine <- function(m) {
+    if (methods::is(m, "sparseMatrix")) {
+        m <- methods::as(methods::as(methods::as(m, "CsparseMatrix"), "generalMatrix"), "dMatrix")
+        return(methods::new("dgRMatrix", p = m@p, j = m@i, x = m@x, Dim = rev(m@Dim)))
+    }
     m <- t(as.matrix(m))
     storage.mode(m) <- "double"
     m
-}
-
-## Counts for the engine, cells as rows: a sparse matrix stays sparse (reticulate hands a
-## dgCMatrix to Python as a scipy CSC matrix), anything else becomes a dense double matrix.
-.countsForEngine <- function(m) {
-    if (methods::is(m, "sparseMatrix")) {
-        m <- methods::as(methods::as(Matrix::t(m), "CsparseMatrix"), "generalMatrix")
-        if (!methods::is(m, "dMatrix")) m <- methods::as(m, "dMatrix")
-        return(m)
-    }
-    .cellsAsRows(m)
 }
 
 ## Dense numeric array coming back from Python -> R matrix (double).

@@ -53,8 +53,7 @@ NULL
         extra = c(list(n_folds = folds), engineArgs),
         describe = function(n) paste0(folds, "-fold cross-validation over ", length(shared),
             " shared genes, ", n, " cells"),
-        convert = function(res) list(perGene = .perGeneTable(res[["per_gene"]]),
-            summary = unlist(.asList(res[["summary"]]))))
+        convert = .evaluation)
     if (length(runs) > 1L) {
         out <- do.call(rbind, lapply(names(runs), function(s) {
             d <- runs[[s]]$perGene
@@ -72,6 +71,11 @@ NULL
         timings = c(runs[[1]]$timings, list(total = proc.time()[["elapsed"]] - start)),
         versions = c(runs[[1]]$versions, .versionsR()))
     out
+}
+
+## The per-gene scores and their summary in an engine result.
+.evaluation <- function(res) {
+    list(perGene = .perGeneTable(res[["per_gene"]]), summary = unlist(.asList(res[["summary"]])))
 }
 
 #' @rdname evaluateSpaLSTF

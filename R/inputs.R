@@ -64,12 +64,14 @@
     .assert(checkmate::check_class(BPPARAM, "BiocParallelParam"), "BPPARAM",
         "a BiocParallel backend such as BiocParallel::SerialParam()")
     forks <- methods::is(BPPARAM, "MulticoreParam") ||
-        (methods::is(BPPARAM, "SnowParam") && identical(BPPARAM$.clusterargs$type, "FORK"))
+        (methods::is(BPPARAM, "SnowParam") && identical(BPPARAM$.clusterargs$type, "FORK")) ||
+        (methods::is(BPPARAM, "BatchtoolsParam") && identical(BPPARAM$cluster, "multicore"))
     if (forks && nSamples > 1L) {
         .abort(c("{.arg BPPARAM} is a {class(BPPARAM)[1]}, which forks this R process; the Python
             engine's threads do not survive a fork.",
-            i = "Use BiocParallel::SnowParam(workers) (new R processes) or
-            BiocParallel::SerialParam()."))
+            i = "Use BiocParallel::SnowParam(workers) (new R processes),
+            BiocParallel::BatchtoolsParam() on a scheduler (or with {.code cluster = \"socket\"})
+            or BiocParallel::SerialParam()."))
     }
 }
 
@@ -125,7 +127,9 @@
 ## around checkmate's test: its own message would point at a position in the stored values of a
 ## sparse matrix, where one offending value says more.
 .checkCounts <- function(m, what, fix) {
-    if (!(is.matrix(m) || methods::is(m, "Matrix"))) {
+    if (methods::is(m, "DelayedArray")) {
+        m <- .sparseFromDelayed(m, what, fix)
+    } else if (!(is.matrix(m) || methods::is(m, "Matrix"))) {
         m <- tryCatch(methods::as(m, "dgCMatrix"), error = function(e) as.matrix(m))
     }
     if (methods::is(m, "sparseMatrix") && !methods::is(m, "dMatrix")) {
@@ -141,6 +145,29 @@
     }
     if (nrow(m) == 0L || ncol(m) == 0L) .abort("{what} is empty.")
     m
+}
+
+## A DelayedArray (e.g. an HDF5Array on disk) as a dgCMatrix, read one block of columns at a time
+## (DelayedArray's automatic block size, DelayedArray::getAutoBlockSize()) and never made dense
+## whole: memory holds the sparse result, one block and, while the result is assembled, a copy of
+## its row indices or of its values.
+.sparseFromDelayed <- function(m, what, fix) {
+    type <- DelayedArray::type(m)
+    if (!type %in% c("integer", "double")) {
+        .abort(c("{what} is a DelayedArray of type {type}, not numeric counts.", i = fix))
+    }
+    parts <- DelayedArray::blockApply(m, function(block) {
+        s <- methods::as(methods::as(block, "CsparseMatrix"), "dMatrix")
+        list(i = s@i, x = s@x, nnz = diff(s@p))
+    }, grid = DelayedArray::colAutoGrid(m), as.sparse = NA)
+    p <- as.integer(c(0L, cumsum(unlist(lapply(parts, `[[`, "nnz"), use.names = FALSE))))
+    i <- as.integer(unlist(lapply(parts, `[[`, "i"), use.names = FALSE))
+    parts <- lapply(parts, `[[`, "x")
+    x <- unlist(parts, use.names = FALSE)
+    rm(parts)
+    dn <- dimnames(m)
+    methods::new("dgCMatrix", i = i, p = p, x = as.double(x), Dim = dim(m),
+        Dimnames = if (is.null(dn)) list(NULL, NULL) else dn)
 }
 
 ## Gene names (rownames) of `m`: present and unique (`ignoreCase`: also when compared ignoring case,
@@ -347,15 +374,31 @@
         split(seq_len(n), factor(samples, levels = unique(samples)))
 }
 
-## Run FUN over samples: directly for one sample (so errors read plainly), else with BiocParallel.
-.runGroups <- function(groupNames, FUN, BPPARAM) {
-    if (length(groupNames) == 1L) return(list(FUN(groupNames[[1L]])))
-    tryCatch(BiocParallel::bplapply(groupNames, FUN, BPPARAM = BPPARAM),
+## Each sample's inputs (`groups`: the cell indices of each sample), named by sample: the columns
+## of `counts` and rows of `coords` (optional) of its cells, its library sizes (optional), its label
+## (NULL when there is a single sample) and its cell indices.
+.sampleParts <- function(groups, counts, coords = NULL, libSize = NULL) {
+    several <- length(groups) > 1L
+    Map(function(idx, s) {
+        list(counts = counts[, idx, drop = FALSE],
+            coords = if (!is.null(coords)) coords[idx, , drop = FALSE], libSize = libSize[idx],
+            sample = if (several) s, cells = idx)
+    }, groups, names(groups))
+}
+
+## FUN(part, ...) for each sample's part of `parts` (.sampleParts()): directly for one sample (so
+## errors read plainly), else with BiocParallel. A worker receives one sample's part and the
+## shared arguments `...`, so FUN is a function of the package, not a closure (which would carry
+## its environment, every sample's data, to each worker); the workers find the engine's Python as
+## this session did (.withCallerPython()).
+.runGroups <- function(parts, FUN, BPPARAM, ...) {
+    if (length(parts) == 1L) return(list(FUN(parts[[1L]], ...)))
+    tryCatch(BiocParallel::bplapply(parts, .withCallerPython(FUN), ..., BPPARAM = BPPARAM),
         bplist_error = function(e) {
             res <- BiocParallel::bpresult(e)
             bad <- vapply(res, methods::is, TRUE, "error")
             msg <- if (any(bad)) conditionMessage(res[[which(bad)[1]]]) else conditionMessage(e)
-            .abort("Sample {groupNames[which(bad)[1]]}: {msg}")
+            .abort("Sample {names(parts)[which(bad)[1]]}: {msg}")
         })
 }
 

@@ -158,12 +158,9 @@ NULL
         .say(settings$verbose, "DiffusionST: {length(groups)} samples, run one by one
             ({class(BPPARAM)[1]}).")
     }
-    runs <- .runGroups(names(groups), function(s) {
-        idx <- groups[[s]]
-        .diffusionstOne(counts[, idx, drop = FALSE], coords[idx, , drop = FALSE], nClusters,
-            settings, libSize[idx], refine, refineNeighbors, engineArgs,
-            if (length(groups) > 1L) s)
-    }, BPPARAM = BPPARAM)
+    runs <- .runGroups(.sampleParts(groups, counts, coords, libSize), .diffusionstPart, BPPARAM,
+        nClusters = nClusters, settings = settings, refine = refine,
+        refineNeighbors = refineNeighbors, engineArgs = engineArgs)
     names(runs) <- names(groups)
 
     cells <- colnames(counts)  # NULL for an object without column names
@@ -247,6 +244,11 @@ setMethod("runDiffusionST", "SingleCellExperiment", function(x, ..., assay = "co
     x[[slots$reduction]] <- reduction
     SeuratObject::Misc(x, name) <- res$metadata
     x
+}
+
+## One sample's part (.sampleParts()), for .runGroups().
+.diffusionstPart <- function(part, ...) {
+    .diffusionstOne(part$counts, part$coords, libSize = part$libSize, sample = part$sample, ...)
 }
 
 ## One sample: the engine (embedding), then mclust and the refinement in R.

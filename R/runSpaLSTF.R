@@ -95,9 +95,7 @@ NULL
             validation_fraction = validationFraction, reference_blend = referenceBlend), engineArgs),
         describe = function(n) paste0("imputing ", what, " for ", n, " cells from a reference of ",
             ncol(ref), " cells"),
-        convert = function(res) list(imputed = .asMatrix(res[["imputed"]]),
-            genes = as.character(.asList(res[["genes"]])),
-            validation = .validationTable(res[["validation"]])))
+        convert = .imputation)
     outGenes <- runs[[1]]$genes
     imputed <- matrix(NA_real_, length(outGenes), ncol(st$counts),
         dimnames = list(outGenes, colnames(st$counts)))
@@ -158,6 +156,12 @@ setMethod("runSpaLSTF", "SingleCellExperiment", function(x, reference, ..., assa
 }
 
 ## ---- shared by runSpaLSTF() and evaluateSpaLSTF() -------------------------------------------
+
+## The imputation in an engine result.
+.imputation <- function(res) {
+    list(imputed = .asMatrix(res[["imputed"]]), genes = as.character(.asList(res[["genes"]])),
+        validation = .validationTable(res[["validation"]]))
+}
 
 ## The spatial data of a core: checked counts, optional coordinates (NULL, or a matrix carrying
 ## its "source"), sample labels.
@@ -251,34 +255,34 @@ setMethod("runSpaLSTF", "SingleCellExperiment", function(x, reference, ..., assa
 }
 .EVALUATE_SPALSTF_ARGS <- c(.SPALSTF_DATA_ARGS, n_folds = "folds")
 
-## Engine arguments describing the cells `idx` of the spatial data and the whole reference.
-.spalstfDataArgs <- function(st, idx, ref, refMatrix) {
-    list(st_counts = .cellsAsRows(st$counts[, idx, drop = FALSE]),
-        st_genes = as.list(rownames(st$counts)), ref_counts = refMatrix,
-        ref_genes = as.list(rownames(ref)),
-        st_coords = if (!is.null(st$coords)) unname(st$coords[idx, , drop = FALSE]))
-}
-
 ## Run the SpaLSTF engine function `fun` on each sample of `st` against the whole reference.
 ## `extra` holds the call-specific engine arguments, `describe(nCells)` the progress message and
-## `convert(res)` the call-specific part of the result; the sample's cell indices (`cells`),
-## parameters, timings and versions are always kept. Returns one result per sample, named by sample.
+## `convert(res)` (a function of the package, run where the sample runs) the call-specific part of
+## the result; the sample's cell indices (`cells`), parameters, timings and versions are always
+## kept. Returns one result per sample, named by sample.
 .spalstfPerSample <- function(st, ref, fun, settings, BPPARAM, extra, describe, convert) {
     groups <- .sampleGroups(ncol(st$counts), st$samples)
     .checkBPPARAM(BPPARAM, length(groups))
     .checkEngine()
     .adviseBLAS(settings$verbose)
-    refMatrix <- .cellsAsRows(ref)
-    runs <- .runGroups(names(groups), function(s) {
-        idx <- groups[[s]]
-        label <- if (length(groups) > 1L) paste0("SpaLSTF [", s, "]") else "SpaLSTF"
-        .say(settings$verbose, "{label}: {describe(length(idx))} (preset = \"{settings$preset}\",
-            device = \"{settings$device}\", seed = {settings$seed})...")
-        res <- .callEngine("engine", fun, c(.spalstfDataArgs(st, idx, ref, refMatrix), extra,
-            settings))
-        c(convert(res), list(cells = idx, params = .asList(res[["params"]]),
-            timings = .asList(res[["timings"]]), versions = .asList(res[["versions"]])))
-    }, BPPARAM = BPPARAM)
+    parts <- lapply(.sampleParts(groups, st$counts, st$coords),
+        function(part) c(part, list(what = describe(length(part$cells)))))
+    shared <- c(list(st_genes = as.list(rownames(st$counts)), ref_counts = .countsForEngine(ref),
+        ref_genes = as.list(rownames(ref))), extra, settings)
+    runs <- .runGroups(parts, .spalstfPart, BPPARAM, fun = fun, shared = shared,
+        convert = convert)
     names(runs) <- names(groups)
     runs
+}
+
+## One sample's part (.sampleParts(), with the progress message `what`) for .runGroups(): the
+## engine function `fun` on its cells, with the engine arguments every sample shares (`shared`).
+.spalstfPart <- function(part, fun, shared, convert) {
+    label <- if (is.null(part$sample)) "SpaLSTF" else paste0("SpaLSTF [", part$sample, "]")
+    .say(shared$verbose, "{label}: {part$what} (preset = \"{shared$preset}\", device =
+        \"{shared$device}\", seed = {shared$seed})...")
+    res <- .callEngine("engine", fun, c(list(st_counts = .countsForEngine(part$counts),
+        st_coords = if (!is.null(part$coords)) unname(part$coords)), shared))
+    c(convert(res), list(cells = part$cells, params = .asList(res[["params"]]),
+        timings = .asList(res[["timings"]]), versions = .asList(res[["versions"]])))
 }

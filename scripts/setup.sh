@@ -19,6 +19,9 @@ DEB_PACKAGES=(
   r-cran-seurat r-cran-seuratobject r-cran-ggplot2 r-cran-testthat r-cran-knitr
   r-cran-rmarkdown r-bioc-biocstyle r-cran-roxygen2 r-cran-png pandoc
   r-bioc-biocneighbors r-cran-checkmate r-cran-cli r-cran-withr
+  # many samples through a cluster scheduler (BiocParallel::BatchtoolsParam; snow runs batchtools'
+  # "socket" stand-in for one) and counts on disk (HDF5Array), both used by the tests
+  r-cran-batchtools r-cran-brew r-cran-snow r-bioc-hdf5array
   # R's BLAS. Hosted by R, torch's matrix products resolve to the BLAS that R loaded, not to
   # torch's MKL; with Debian's default reference BLAS they are ~10x slower (README, "R and BLAS").
   libopenblas0-pthread

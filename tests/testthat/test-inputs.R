@@ -174,6 +174,9 @@ test_that("preset, device, engine settings, samples and counts are refused befor
         sampleId = rep(c("a", "b"), length.out = ncol(osm$spatial)),
         BPPARAM = BiocParallel::SnowParam(2, type = "FORK")),
         "`BPPARAM` is a SnowParam, which forks")
+    expect_error(run(sampleId = twoSamples,
+        BPPARAM = BiocParallel::BatchtoolsParam(2, cluster = "multicore")),
+        "`BPPARAM` is a BatchtoolsParam, which forks.*cluster = \"socket\"")
     expect_silent(SpatialDiffusion:::.checkBPPARAM(BiocParallel::MulticoreParam(2), 1L))
     ## the matrix methods check `name` and `coords` like the object methods do
     stCounts <- SummarizedExperiment::assay(osm$spatial, "counts")
