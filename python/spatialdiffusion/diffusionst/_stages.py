@@ -63,7 +63,9 @@ def denoise_gcn(
     Returns
     -------
     reconstruction, losses
-        ``N x G`` float32 ``h`` from the last training forward pass (as the reference), per-epoch losses.
+        ``N x G`` float32 ``h`` of the last training forward pass with a finite loss (as the reference;
+        recomputed from that pass's weights once training ends, so that no epoch holds two ``N x G``
+        reconstructions), per-epoch losses.
 
     Raises
     ------
@@ -95,7 +97,7 @@ def denoise_gcn(
     model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.gcn_lr)
     losses: list[float] = []
-    reconstruction = None
+    weights = None  # the weights of the last forward pass with a finite loss
     for _ in progress(range(config.gcn_epochs), desc="DiffusionST: GCN-ZINB", verbose=verbose):
         model.train()
         rows = None if n_zinb == n_spots else torch.randperm(n_spots, generator=generator, device=generator.device)[:n_zinb].to(device)
@@ -107,13 +109,18 @@ def denoise_gcn(
         ).mean()
         if not torch.isfinite(loss):
             break  # keep the last finite reconstruction, as the reference implementation does
-        reconstruction = out["reconstruction"].detach()
+        weights = [p.detach().clone() for p in model.parameters()]
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
-    if reconstruction is None:
+        del out, loss  # the N x G reconstruction is not held while the next epoch makes its own
+    if weights is None:
         raise FloatingPointError("GCN training produced a non-finite loss at the first epoch; check the input counts.")
+    with torch.inference_mode():  # that pass again, without the ZINB heads: the same operations, the same values
+        for p, w in zip(model.parameters(), weights):
+            p.copy_(w)
+        reconstruction = model(x, prop, zinb_rows=torch.empty(0, dtype=torch.long, device=device))["reconstruction"]
     return reconstruction.cpu().numpy(), losses
 
 
