@@ -38,13 +38,14 @@
 #'   `DiffusionST_1`, ...);
 #' * `altExp(x, "DiffusionST")`: a SingleCellExperiment whose assay `"enhanced"` holds the
 #'   diffusion-enhanced expression of the selected genes (for several samples: the union of the
-#'   genes selected per sample, `NA` where a gene was not selected in a sample);
+#'   genes selected per sample, `NA` where a gene was not selected in a sample), when it is
+#'   returned (see `returnEnhanced`; otherwise an earlier run's under this name is removed);
 #' * `metadata(x)$DiffusionST`: parameters, seed, coordinates and library sizes used, timings
 #'   (seconds) and versions.
 #'
 #' For a Seurat object: the `meta.data` column `DiffusionST_domain`, the DimReduc
 #' `tolower(name)` (`"diffusionst"`, key `DiffusionST_`), the assay `name` holding the enhanced
-#' expression (with several samples, 0 where a gene was not selected in a sample: a Seurat assay
+#' expression when it is returned (with several samples, 0 where a gene was not selected in a sample: a Seurat assay
 #' cannot hold `NA`), and `Misc(x, name)`. `name` must be one that Seurat keeps as it is (a letter,
 #' then letters, digits, `.` or `_`) and hold an upper-case letter (the assay and the reduction
 #' cannot share a name); the keys are `name` without `.` and `_`, followed by `_`, in lower case for
@@ -55,7 +56,8 @@
 #' or key of that name holding anything else stops the run before any work. Nothing else in the
 #' object changes, and nothing is written when the run fails.
 #'
-#' For a matrix, a list with `domains`, `embedding`, `enhanced` (genes x spots) and `metadata`.
+#' For a matrix, a list with `domains`, `embedding`, `enhanced` (genes x spots, or `NULL` when not
+#' returned) and `metadata`.
 #'
 #' @section Seeding:
 #' `seed` is passed to the engine (all its random steps) and seeds R's random number generator
@@ -92,6 +94,10 @@
 #'   totals, the engine settings `library_share` (the genes' share of the whole transcriptome) and
 #'   `library_genes = "stable"` (sum over the genes present that vary least), passed through `...`,
 #'   bring that stand-in closer to them (see the engine's `DiffusionSTConfig`).
+#' @param returnEnhanced Return the enhanced expression (genes x spots; see Results): `TRUE`,
+#'   `FALSE`, or `NULL` (default) for only up to 50,000 spots in all (the engine's
+#'   `AUTO_ENHANCED_MAX_SPOTS`), where it takes about 1.6 GB as doubles at 4096 genes; above that
+#'   a message says it was left out and how to get it. The domains and embedding do not depend on it.
 #' @param refine Refine the mclust labels by a spatial majority vote (`TRUE`, as DiffusionST).
 #' @param refineNeighbors Neighbourhood size of the refinement (50 in DiffusionST).
 #' @param name Name under which results are stored (see Results).
@@ -128,8 +134,9 @@ NULL
 ## The core: a genes x spots counts matrix (dense, sparse, DelayedArray) and its coordinates. It is
 ## the "ANY" method, and the object methods call it after extracting their inputs.
 .runDiffusionSTCore <- function(x, nClusters = 7, coords = NULL, sampleId = NULL, preset = "auto",
-    device = "auto", seed = 0L, librarySize = NULL, refine = TRUE, refineNeighbors = 50L,
-    name = "DiffusionST", BPPARAM = BiocParallel::SerialParam(), verbose = TRUE, ...) {
+    device = "auto", seed = 0L, librarySize = NULL, returnEnhanced = NULL, refine = TRUE,
+    refineNeighbors = 50L, name = "DiffusionST", BPPARAM = BiocParallel::SerialParam(),
+    verbose = TRUE, ...) {
     .checkMatrixLike(x, "spots")
     counts <- .checkCounts(x, "The counts matrix `x`",
         "Pass raw integer counts, genes in rows and spots in columns.")
@@ -147,12 +154,14 @@ NULL
     settings <- .checkRunSettings(preset, device, seed, verbose)
     engineArgs <- .engineOverrides(list(...), .DIFFUSIONST_ARGS)
     refine <- .checkFlag(refine, "refine")
+    if (!is.null(returnEnhanced)) returnEnhanced <- .checkFlag(returnEnhanced, "returnEnhanced")
     refineNeighbors <- .checkWhole(refineNeighbors, "refineNeighbors", 1)
     groups <- .sampleGroups(ncol(counts), samples)
     nClusters <- .checkNClusters(nClusters, min(lengths(groups)))
     .checkBPPARAM(BPPARAM, length(groups))
     .checkEngine()
     .adviseBLAS(settings$verbose)
+    keepEnhanced <- .keepEnhanced(returnEnhanced, ncol(counts), settings$verbose)
     start <- proc.time()[["elapsed"]]
     if (length(groups) > 1L) {
         .say(settings$verbose, "DiffusionST: {length(groups)} samples, run one by one
@@ -160,7 +169,7 @@ NULL
     }
     runs <- .runGroups(.sampleParts(groups, counts, coords, libSize), .diffusionstPart, BPPARAM,
         nClusters = nClusters, settings = settings, refine = refine,
-        refineNeighbors = refineNeighbors, engineArgs = engineArgs)
+        refineNeighbors = refineNeighbors, keepEnhanced = keepEnhanced, engineArgs = engineArgs)
     names(runs) <- names(groups)
 
     cells <- colnames(counts)  # NULL for an object without column names
@@ -169,12 +178,14 @@ NULL
     embedding <- matrix(NA_real_, ncol(counts), nPcs,
         dimnames = list(cells, paste0(name, "_", seq_len(nPcs))))
     selected <- genes[sort(unique(unlist(lapply(runs, `[[`, "geneIndex"))))]
-    enhanced <- matrix(NA_real_, length(selected), ncol(counts), dimnames = list(selected, cells))
+    enhanced <- if (keepEnhanced) {
+        matrix(NA_real_, length(selected), ncol(counts), dimnames = list(selected, cells))
+    }
     domains <- integer(ncol(counts))
     for (s in names(groups)) {
         idx <- groups[[s]]
         embedding[idx, ] <- runs[[s]]$embedding
-        enhanced[genes[runs[[s]]$geneIndex], idx] <- t(runs[[s]]$enhanced)
+        if (keepEnhanced) enhanced[genes[runs[[s]]$geneIndex], idx] <- t(runs[[s]]$enhanced)
         domains[idx] <- runs[[s]]$domains
     }
 
@@ -185,6 +196,7 @@ NULL
     meta$nSpots <- ncol(counts)
     meta$nGenesInput <- length(genes)
     meta$nGenesSelected <- length(selected)
+    meta$returnEnhanced <- keepEnhanced
     if (length(groups) > 1L) {
         meta$samples <- lapply(runs, `[[`, "metadata")
         meta$timings <- list(total = proc.time()[["elapsed"]] - start)
@@ -193,6 +205,22 @@ NULL
     }
     list(domains = factor(domains, levels = sort(unique(domains))), embedding = embedding,
         enhanced = enhanced, metadata = meta)
+}
+
+## Whether the enhanced matrix is returned: `returnEnhanced` (checked), or for NULL whether the
+## spots of all samples together are at most the engine's AUTO_ENHANCED_MAX_SPOTS.
+.keepEnhanced <- function(returnEnhanced, nSpots, verbose) {
+    if (!is.null(returnEnhanced)) {
+        if (!returnEnhanced) .say(verbose, "DiffusionST: the enhanced expression is not returned
+            ({.code returnEnhanced = FALSE}).")
+        return(returnEnhanced)
+    }
+    limit <- .py("engine")$AUTO_ENHANCED_MAX_SPOTS
+    if (nSpots <= limit) return(TRUE)
+    cli::cli_inform("DiffusionST: {nSpots} spots is more than {limit}, so the enhanced expression
+        is not returned (no altExp or assay is added); the domains and embedding are. Pass
+        {.code returnEnhanced = TRUE} to keep it.")
+    FALSE
 }
 
 #' @rdname runDiffusionST
@@ -211,14 +239,19 @@ setMethod("runDiffusionST", "SingleCellExperiment", function(x, ..., assay = "co
         librarySize = .librarySizeColumn(cd, librarySize), name = name, verbose = verbose)
 
     ## Build every piece first, then assign: a failure leaves `x` untouched.
-    enh <- SingleCellExperiment::SingleCellExperiment(list(enhanced = res$enhanced))
-    rd <- SummarizedExperiment::rowData(x)
-    if (ncol(rd)) SummarizedExperiment::rowData(enh) <- rd[rownames(res$enhanced), , drop = FALSE]
+    enh <- NULL  # no enhanced expression: an earlier run's altExp of this name is removed
+    if (!is.null(res$enhanced)) {
+        enh <- SingleCellExperiment::SingleCellExperiment(list(enhanced = res$enhanced))
+        rd <- SummarizedExperiment::rowData(x)
+        if (ncol(rd)) {
+            SummarizedExperiment::rowData(enh) <- rd[rownames(res$enhanced), , drop = FALSE]
+        }
+    }
     md <- S4Vectors::metadata(x)
     md[[name]] <- res$metadata
     x[[paste0(name, "_domain")]] <- res$domains
     reducedDim(x, name) <- res$embedding
-    altExp(x, name) <- enh
+    if (!is.null(enh) || name %in% SingleCellExperiment::altExpNames(x)) altExp(x, name) <- enh
     S4Vectors::metadata(x) <- md
     x
 })
@@ -233,14 +266,17 @@ setMethod("runDiffusionST", "SingleCellExperiment", function(x, ..., assay = "co
         coords = .coordsSeurat(x, coords, verbose), sampleId = .sampleIds(md, sampleId, ncol(x)),
         librarySize = .librarySizeColumn(md, librarySize), name = name, verbose = verbose)
 
-    enhanced <- res$enhanced
-    enhanced[is.na(enhanced)] <- 0  # a Seurat assay cannot hold NA
     colnames(res$embedding) <- paste0(slots$reductionKey, seq_len(ncol(res$embedding)))
     reduction <- SeuratObject::CreateDimReducObject(embeddings = res$embedding,
         key = slots$reductionKey, assay = assay)
-    newAssay <- .resultAssay(enhanced, slots)
+    newAssay <- NULL  # no enhanced expression: an earlier run's assay of this name is removed
+    if (!is.null(res$enhanced)) {
+        enhanced <- res$enhanced
+        enhanced[is.na(enhanced)] <- 0  # a Seurat assay cannot hold NA
+        newAssay <- .resultAssay(enhanced, slots)
+    }
     x[[slots$column]] <- res$domains
-    x[[slots$assay]] <- newAssay
+    if (!is.null(newAssay) || slots$assay %in% SeuratObject::Assays(x)) x[[slots$assay]] <- newAssay
     x[[slots$reduction]] <- reduction
     SeuratObject::Misc(x, name) <- res$metadata
     x
@@ -253,7 +289,7 @@ setMethod("runDiffusionST", "SingleCellExperiment", function(x, ..., assay = "co
 
 ## One sample: the engine (embedding), then mclust and the refinement in R.
 .diffusionstOne <- function(counts, coords, nClusters, settings, libSize, refine, refineNeighbors,
-    engineArgs, sample = NULL) {
+    keepEnhanced, engineArgs, sample = NULL) {
     verbose <- settings$verbose
     label <- if (is.null(sample)) "DiffusionST" else paste0("DiffusionST [", sample, "]")
     .say(verbose, "{label}: {ncol(counts)} spots x {nrow(counts)} genes; running the engine
@@ -264,7 +300,7 @@ setMethod("runDiffusionST", "SingleCellExperiment", function(x, ..., assay = "co
         gene_names = as.list(rownames(counts)), n_clusters = nClusters, preset = settings$preset,
         device = settings$device, seed = settings$seed, cluster = FALSE, verbose = verbose,
         library_size = if (!is.null(libSize)) array(libSize),
-        refine_neighbors = if (refine) refineNeighbors else 0L),
+        refine_neighbors = if (refine) refineNeighbors else 0L, return_enhanced = keepEnhanced),
         engineArgs)
     res <- .callEngine("engine", "diffusionst_arrays", args)
     tEngine <- proc.time()[["elapsed"]] - t0
@@ -299,7 +335,7 @@ setMethod("runDiffusionST", "SingleCellExperiment", function(x, ..., assay = "co
             refine = tRefine)),
         versions = c(.asList(res[["versions"]]), .versionsR())
     )
-    list(embedding = embedding, enhanced = .asMatrix(res[["enhanced"]]),
+    list(embedding = embedding, enhanced = if (keepEnhanced) .asMatrix(res[["enhanced"]]),
         geneIndex = as.integer(.asList(res[["hvg_index"]])) + 1L, domains = labels,
         metadata = meta)
 }
@@ -325,4 +361,5 @@ setMethod("runDiffusionST", "SingleCellExperiment", function(x, ..., assay = "co
 ## Engine arguments that runDiffusionST() sets itself, with the R argument that sets each.
 .DIFFUSIONST_ARGS <- c(counts = "x", coords = "coords", gene_names = "x", n_clusters = "nClusters",
     preset = "preset", device = "device", seed = "seed", cluster = "(none: R runs mclust)",
-    verbose = "verbose", library_size = "librarySize", refine_neighbors = "refineNeighbors")
+    verbose = "verbose", library_size = "librarySize", refine_neighbors = "refineNeighbors",
+    return_enhanced = "returnEnhanced")

@@ -29,6 +29,7 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 _FUNCTIONS = {
     "diffusionst": ".diffusionst",
     "diffusionst_arrays": ".diffusionst",
+    "AUTO_ENHANCED_MAX_SPOTS": ".diffusionst",
     "spalstf": ".spalstf",
     "spalstf_arrays": ".spalstf",
     "evaluate_spalstf": ".spalstf",

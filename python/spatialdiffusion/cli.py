@@ -119,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     dst.add_argument("--truth-key", metavar="COL", help="obs column with reference labels; prints ARI/NMI against it ('NA' excluded)")
     dst.add_argument("--plot", type=Path, metavar="FILE", help="also draw the domains (next to --truth-key if given), in the format its suffix names (.png, .pdf, .svg, .jpg, ...)")
     dst.add_argument("--library-size-key", metavar="COL", help="obs column with each spot's whole-transcriptome UMI total, for an INPUT that holds only some genes (default: the totals over the genes present)")
+    dst.add_argument("--enhanced", action=argparse.BooleanOptionalAction, default=None, help="write (--enhanced) or leave out (--no-enhanced) the enhanced matrix obsm['diffusionst_enhanced'], spots x selected genes (default: written for up to 50,000 spots)")
     _add_bin_size(dst, "INPUT")
     dst.set_defaults(handler=_cmd_diffusionst)
 
@@ -207,12 +208,13 @@ def _score(adata: Any, truth_key: str, pred_key: str) -> dict[str, float]:
     return clustering_scores(adata.obs[truth_key], adata.obs[pred_key])
 
 
-def _run_diffusionst(adata: Any, n_clusters: int, args: argparse.Namespace, library_size_key: str | None = None) -> float:
+def _run_diffusionst(adata: Any, n_clusters: int, args: argparse.Namespace, library_size_key: str | None = None,
+                     return_enhanced: bool | None = None) -> float:
     """Run DiffusionST in place and return the wall time in seconds."""
     from .diffusionst import diffusionst
 
     start = time.perf_counter()
-    diffusionst(adata, n_clusters, library_size_key=library_size_key, **_run_kwargs(args))
+    diffusionst(adata, n_clusters, library_size_key=library_size_key, return_enhanced=return_enhanced, **_run_kwargs(args))
     return time.perf_counter() - start
 
 
@@ -233,7 +235,7 @@ def _cmd_diffusionst(args: argparse.Namespace) -> None:
     for option, key in (("--truth-key", args.truth_key), ("--library-size-key", args.library_size_key)):
         if key is not None and key not in adata.obs:
             raise InputError(f"{option} {key!r} is not a column of obs; available: {list(adata.obs.columns)}.")
-    seconds = _run_diffusionst(adata, args.n_clusters, args, args.library_size_key)
+    seconds = _run_diffusionst(adata, args.n_clusters, args, args.library_size_key, args.enhanced)
     print(f"DiffusionST: {adata.n_obs} spots, K = {args.n_clusters}, {seconds:.1f} s")
     if args.truth_key is not None:
         _print_scores(_score(adata, args.truth_key, "diffusionst_domain"), args.truth_key)

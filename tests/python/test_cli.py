@@ -96,6 +96,9 @@ def test_diffusionst_arguments_are_parsed() -> None:
     assert (args.command, args.n_clusters, args.preset, args.seed, args.device) == ("diffusionst", 7, "fast", 3, "auto")
     assert args.input == Path("in.h5ad") and args.out == Path("o.h5ad") and args.quiet
     assert dict(args.overrides) == {"gcn_epochs": 10, "cluster_method": "gmm", "unet_mults": (1, 2)}
+    assert args.enhanced is None  # automatic: written up to AUTO_ENHANCED_MAX_SPOTS spots
+    for flag, value in (("--enhanced", True), ("--no-enhanced", False)):
+        assert build_parser().parse_args(["diffusionst", "in.h5ad", "--n-clusters", "7", "--out", "o.h5ad", flag]).enhanced is value
 
 
 def test_spalstf_and_evaluate_arguments_are_parsed() -> None:

@@ -13,8 +13,9 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from spatialdiffusion.checks import check_counts
-from spatialdiffusion.diffusionst import (DIFFUSIONST_PRESETS, diffusionst, diffusionst_arrays, diffusionst_config, normalize_log_scale,
-                                         select_hvg)
+from spatialdiffusion.diffusionst import (AUTO_ENHANCED_MAX_SPOTS, DIFFUSIONST_PRESETS, diffusionst, diffusionst_arrays,
+                                         diffusionst_config, normalize_log_scale, select_hvg)
+from spatialdiffusion.diffusionst import _model, _preprocess
 from spatialdiffusion.diffusionst._gcn import GCNZINBAutoencoder
 from spatialdiffusion.diffusionst._stages import ImageScale, embed, enhance_diffusion
 from spatialdiffusion.diffusionst._unet import UNet
@@ -47,6 +48,71 @@ def test_enhancement_is_seeded_and_keeps_shape() -> None:
     # candidates start from the spot itself at a low noise level, so they stay close to it
     assert np.corrcoef(a.ravel(), matrix.ravel())[0, 1] > 0.5
     assert np.isfinite(stats_a["mean_kept_candidate_mse"])
+
+
+def test_training_steps_are_capped_and_enhancement_can_overwrite_its_input() -> None:
+    rng = np.random.default_rng(2)
+    matrix = rng.gamma(2.0, 1.0, size=(40, 60)).astype(np.float32)
+    cpu = torch.device("cpu")
+    # 2 epochs of ceil(40 / 16) = 3 steps: 6 steps, or the cap when it is lower
+    uncapped = diffusionst_config("fast", cpu, train_epochs=2, batch_size=16)[1]
+    capped = diffusionst_config("fast", cpu, train_epochs=2, batch_size=16, max_train_steps=4)[1]
+    a, stats_a = enhance_diffusion(matrix, uncapped, seed=1, device=cpu, verbose=False)
+    b, stats_b = enhance_diffusion(matrix, capped, seed=1, device=cpu, verbose=False)
+    assert (stats_a["unet_train_steps"], stats_b["unet_train_steps"]) == (6, 4)
+    assert not np.array_equal(a, b)
+    # written over the input batch by batch: the same result as into a new array
+    buffer = matrix.copy()
+    c, _ = enhance_diffusion(buffer, uncapped, seed=1, device=cpu, verbose=False, out=buffer)
+    assert c is buffer
+    np.testing.assert_array_equal(c, a)
+    with pytest.raises(ValueError, match="`out` must be a float32 array of shape"):
+        enhance_diffusion(matrix, uncapped, seed=1, device=cpu, verbose=False, out=np.empty((40, 60)))
+    # the caps of both presets lie above the steps of the largest DLPFC slice (4,789 spots), which trains uncapped
+    for preset in DIFFUSIONST_PRESETS.values():
+        assert preset.train_epochs * -(-4789 // preset.batch_size) <= preset.max_train_steps
+
+
+def test_normalisation_in_blocks_equals_the_whole_matrix_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(3)
+    counts = check_counts(rng.poisson(rng.gamma(0.5, 2.0, size=(1, 30)), size=(50, 30)))
+    genes = np.arange(0, 30, 2)
+    monkeypatch.setattr(_preprocess, "_BLOCK_ROWS", 7)  # 50 spots in blocks of 7, the last one short
+    blocks = normalize_log_scale(counts, genes)
+    library = np.asarray(counts.sum(axis=1)).ravel().astype(np.float32)
+    x = np.log1p((counts[:, genes].toarray() * (1e4 / library)[:, None]).astype(np.float32)).astype(np.float64)
+    std = x.std(axis=0, ddof=1)
+    assert (std == 0).sum() == 1  # one gene is never detected: left unscaled
+    std[std == 0] = 1.0
+    expected = np.minimum(x / std, 10.0).astype(np.float32)
+    np.testing.assert_allclose(blocks, expected, rtol=1e-6)
+    monkeypatch.setattr(_preprocess, "_BLOCK_ROWS", 1024)  # one block: the same bits as many blocks
+    np.testing.assert_array_equal(normalize_log_scale(counts, genes), blocks)
+
+
+def test_return_enhanced_is_decided_by_size_and_recorded(dlpfc_151673: ad.AnnData, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _model.resolve_return_enhanced(None, AUTO_ENHANCED_MAX_SPOTS) is True
+    assert _model.resolve_return_enhanced(None, AUTO_ENHANCED_MAX_SPOTS + 1) is False
+    assert _model.resolve_return_enhanced(True, 10**7) is True
+    with pytest.raises(TypeError, match="`return_enhanced` must be True or False"):
+        diffusionst_arrays(dlpfc_151673.X, dlpfc_151673.obsm["spatial"], return_enhanced="no")
+    sub = dlpfc_151673[:300].copy()
+    settings = dict(preset="fast", seed=0, verbose=False, **{**TINY, "n_top_genes": 256, "gcn_epochs": 5})
+    kept = diffusionst(sub, 5, copy=True, return_enhanced=True, **settings)
+    assert kept.obsm["diffusionst_enhanced"].shape == (300, 256)
+    monkeypatch.setattr(_model, "AUTO_ENHANCED_MAX_SPOTS", 299)  # 300 spots are now "large"
+    with pytest.warns(UserWarning, match="return_enhanced=True"):
+        dropped = diffusionst(kept, 5, copy=True, **settings)
+    # an earlier run's matrix under the same key goes; the embedding and domains are those of the run that kept it
+    assert "diffusionst_enhanced" not in dropped.obsm
+    np.testing.assert_array_equal(dropped.obsm["X_diffusionst"], kept.obsm["X_diffusionst"])
+    np.testing.assert_array_equal(dropped.obs["diffusionst_domain"], kept.obs["diffusionst_domain"])
+    params = dropped.uns["diffusionst"]["params"]
+    assert (params["return_enhanced"], params["return_enhanced_requested"]) == (False, None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # asked for explicitly: no warning
+        explicit = diffusionst_arrays(sub.X, sub.obsm["spatial"], n_clusters=5, cluster=False, return_enhanced=False, **settings)
+    assert explicit["enhanced"] is None and explicit["params"]["return_enhanced_requested"] is False
 
 
 def test_gene_image_scaling_standardises_each_gene_and_maps_back() -> None:

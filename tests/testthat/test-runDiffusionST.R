@@ -198,3 +198,31 @@ test_that("several samples are run one by one, each with its own graph", {
     parallel <- runTinyDST(sce, nClusters = 3, BPPARAM = BiocParallel::SnowParam(2))
     expect_identical(as.character(parallel$DiffusionST_domain), as.character(out$DiffusionST_domain))
 })
+
+test_that("returnEnhanced = FALSE leaves the enhanced expression out, NULL decides by size", {
+    skipIfNoPython()
+    sce <- smallDLPFC()
+    kept <- runTinyDST(sce)
+    expect_true(S4Vectors::metadata(kept)$DiffusionST$returnEnhanced)
+    expect_message(dropped <- runTinyDST(kept, returnEnhanced = FALSE, verbose = TRUE),
+        "the enhanced expression is not returned")
+    ## an earlier run's altExp of the same name goes; domains and embedding do not change
+    expect_false("DiffusionST" %in% SingleCellExperiment::altExpNames(dropped))
+    expect_identical(dropped$DiffusionST_domain, kept$DiffusionST_domain)
+    expect_equal(SingleCellExperiment::reducedDim(dropped, "DiffusionST"),
+        SingleCellExperiment::reducedDim(kept, "DiffusionST"), tolerance = sameSeedTolerance)
+    md <- S4Vectors::metadata(dropped)$DiffusionST
+    expect_false(md$returnEnhanced)
+    expect_false(md$params$return_enhanced)
+    res <- runTinyDST(SummarizedExperiment::assay(sce, "counts"),
+        coords = cbind(sce$array_row, sce$array_col), returnEnhanced = FALSE)
+    expect_named(res, c("domains", "embedding", "enhanced", "metadata"))
+    expect_null(res$enhanced)
+    expect_error(runTinyDST(sce, returnEnhanced = "no"), "returnEnhanced")
+    ## automatic: kept up to the engine's limit on the spots of all samples, else left out with a message
+    limit <- SpatialDiffusion:::.py("engine")$AUTO_ENHANCED_MAX_SPOTS
+    expect_true(SpatialDiffusion:::.keepEnhanced(NULL, limit, verbose = FALSE))
+    expect_message(auto <- SpatialDiffusion:::.keepEnhanced(NULL, limit + 1L, verbose = FALSE),
+        "Pass `returnEnhanced = TRUE` to keep it")
+    expect_false(auto)
+})

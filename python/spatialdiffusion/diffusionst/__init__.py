@@ -17,6 +17,7 @@ from .._imports import lazy_exports
 _EXPORTS = {
     "diffusionst": "._model",
     "diffusionst_arrays": "._model",
+    "AUTO_ENHANCED_MAX_SPOTS": "._model",
     "DiffusionSTConfig": "._config",
     "DIFFUSIONST_PRESETS": "._config",
     "diffusionst_config": "._config",

@@ -79,6 +79,12 @@ class DiffusionSTConfig:
         Linear noise schedule.
     train_epochs, batch_size, diffusion_lr
         U-Net training: passes over all spots, minibatch size, Adam learning rate.
+    max_train_steps
+        Cap on the U-Net's Adam steps (``train_epochs * ceil(N / batch_size)`` without it). The U-Net learns
+        the distribution of the spots' gene images, which a larger section samples more densely rather than
+        widens, so the steps need not grow without bound with the number of spots. The caps (4000 in
+        ``paper``, 500 in ``fast``) lie above the steps any DLPFC slice (at most 4,789 spots) takes, so a
+        single Visium section trains exactly as without a cap.
     start_timestep
         Timestep of the partially noised spot image from which candidates are generated.
     sampling_steps
@@ -126,6 +132,7 @@ class DiffusionSTConfig:
     beta_end: float = 0.02
     train_epochs: int = 50
     batch_size: int = 64
+    max_train_steps: int = 4000
     diffusion_lr: float = 1e-4
     start_timestep: int = 100
     sampling_steps: int = 20
@@ -147,7 +154,7 @@ class DiffusionSTConfig:
             check_choice(self, name, values)
         check_at_least(self, ("n_top_genes",), MIN_GENES)  # fewer genes cannot be laid out as an image
         check_at_least(self, ("n_neighbors", "latent_dim", "gcn_epochs", "unet_channels", "diffusion_timesteps",
-                              "batch_size", "sampling_steps", "n_candidates", "n_keep", "n_pcs"), 1)
+                              "batch_size", "max_train_steps", "sampling_steps", "n_candidates", "n_keep", "n_pcs"), 1)
         check_at_least(self, ("refine_neighbors", "train_epochs", "zinb_spots", "mse_weight", "zinb_weight"), 0)
         check_at_least(self, ("gcn_lr", "diffusion_lr", "beta_start", "library_share"), 0, strict=True)
         if self.library_share > 1:
@@ -190,6 +197,7 @@ DIFFUSIONST_PRESETS: dict[str, DiffusionSTConfig] = {
         diffusion_timesteps=100,
         train_epochs=3,
         batch_size=32,
+        max_train_steps=500,
         diffusion_lr=1e-3,
         start_timestep=30,
         sampling_steps=3,

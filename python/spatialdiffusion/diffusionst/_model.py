@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple, Sequence
 
 import anndata as ad
@@ -22,6 +23,29 @@ from ..io import check_key_added, coordinates_of, counts_of
 from ._config import DiffusionSTConfig, diffusionst_config
 from ._preprocess import check_library_size, image_side, normalize_log_scale, select_hvg, stable_gene_library
 from ._stages import denoise_gcn, embed, enhance_diffusion, gcn_latent_dim, unet_downsampling
+
+
+AUTO_ENHANCED_MAX_SPOTS = 50_000
+"""Above this many spots ``return_enhanced=None`` does not return the enhanced matrix.
+
+The matrix takes 16 kB per spot at 4096 genes (float32): 0.8 GB at this size, twice that once copied into R
+as doubles. Visium sections (at most about 5,000 spots) keep it; Visium HD bins and single-cell sections of
+100,000 spots and more, where it would be several GB, do not, unless asked.
+"""
+
+
+def resolve_return_enhanced(return_enhanced: object, n_spots: int) -> bool:
+    """Whether the enhanced matrix is returned: ``return_enhanced`` itself, or for ``None`` whether
+    ``n_spots`` is at most :data:`AUTO_ENHANCED_MAX_SPOTS`.
+
+    Raises
+    ------
+    TypeError
+        If ``return_enhanced`` is neither ``None`` nor a bool.
+    """
+    if return_enhanced is None:
+        return n_spots <= AUTO_ENHANCED_MAX_SPOTS
+    return check_flag(return_enhanced, "return_enhanced")
 
 
 class _Labels(NamedTuple):
@@ -81,6 +105,7 @@ def diffusionst_arrays(
     cluster: bool = True,
     verbose: bool = True,
     library_size: np.ndarray | Sequence[float] | None = None,
+    return_enhanced: bool | None = None,
     **overrides: object,
 ) -> dict:
     """Run DiffusionST on a spots x genes count matrix.
@@ -112,25 +137,32 @@ def diffusionst_arrays(
         only some genes (e.g. the top variable ones). DiffusionST normalises each spot by its library
         size over all genes; without this, the totals over the genes of ``counts`` stand in for it.
         Default ``None``.
+    return_enhanced
+        Return the ``N x G`` enhanced matrix. ``None`` (default): only for at most
+        :data:`~spatialdiffusion.diffusionst.AUTO_ENHANCED_MAX_SPOTS` (50,000) spots, with a warning above
+        that saying how to get it. Without it the embedding and domains are the same; only the matrix is
+        dropped once its PCA is computed.
     **overrides
         Any field of :class:`~spatialdiffusion.diffusionst.DiffusionSTConfig` (e.g. ``gcn_epochs=50``).
 
     Returns
     -------
     dict
-        ``embedding`` (N x n_pcs float32), ``enhanced`` (N x G_selected float32), ``hvg_index`` (selected
+        ``embedding`` (N x n_pcs float32), ``enhanced`` (N x G_selected float32, or ``None`` when not
+        returned, see ``return_enhanced``), ``hvg_index`` (selected
         gene columns, input order), ``genes`` (their names, if ``gene_names`` was given),
         ``domains`` and ``domains_unrefined`` (int labels ``1..K``; only when ``cluster``),
         ``cluster_backend``, ``params`` (the settings used; ``n_pcs`` and ``latent_dim`` after their caps at the
-        data's size; on CUDA also ``peak_gpu_memory_mib``, the most memory torch held for tensors during the
-        run), ``timings`` (seconds per stage), ``stats``, ``versions``.
+        data's size; ``return_enhanced`` the decision taken, ``return_enhanced_requested`` the argument; on CUDA
+        also ``peak_gpu_memory_mib``, the most memory torch held for tensors during the run), ``timings`` (seconds
+        per stage), ``stats``, ``versions``.
     """
     mat, xy, gene_names, library, n_clusters = _checked_inputs(
         counts, coords, gene_names, library_size, n_clusters,
         labels=_Labels(counts="counts", coords="coords", genes="gene_names", library="library_size"),
     )
     return _run(mat, xy, gene_names, library, n_clusters=n_clusters, preset=preset, device=device, seed=seed, cluster=cluster,
-                verbose=verbose, overrides=overrides)
+                verbose=verbose, return_enhanced=return_enhanced, overrides=overrides)
 
 
 def _library_sizes(mat: sp.csr_matrix, supplied: np.ndarray | None, config: DiffusionSTConfig) -> tuple[np.ndarray | None, str]:
@@ -161,12 +193,14 @@ def _run(
     seed: int,
     cluster: bool,
     verbose: bool,
+    return_enhanced: bool | None,
     overrides: dict[str, object],
 ) -> dict:
     """DiffusionST on inputs already checked by :func:`_checked_inputs` (the body of both entry points)."""
     seed = check_seed(seed)
     verbose, cluster = check_flag(verbose, "verbose"), check_flag(cluster, "cluster")
     n_spots, n_genes = mat.shape
+    keep_enhanced = resolve_return_enhanced(return_enhanced, n_spots)
     dev = resolve_device(device)
     preset_name, config = diffusionst_config(preset, dev, **overrides)
     check_precision(config.precision, dev)
@@ -188,14 +222,22 @@ def _run(
     with timer("gcn"):
         denoised, losses = denoise_gcn(features, propagation, config, counts=mat[:, hvg], seed=seed, device=dev, verbose=verbose)
         stats["gcn_first_loss"], stats["gcn_last_loss"] = losses[0], losses[-1]
+    del features  # one N x G matrix fewer for the stages below
     if config.diffusion == "ddpm":
-        with timer("diffusion"):
-            enhanced, diffusion_stats = enhance_diffusion(denoised, config, seed=seed, device=dev, verbose=verbose)
+        with timer("diffusion"):  # written over the reconstruction, which nothing needs afterwards
+            enhanced, diffusion_stats = enhance_diffusion(denoised, config, seed=seed, device=dev, verbose=verbose, out=denoised)
             stats.update(diffusion_stats)
     else:
         enhanced = denoised
     with timer("pca"):
         embedding = embed(enhanced, config.n_pcs, seed)
+    if not keep_enhanced:
+        enhanced = denoised = None  # freed before clustering
+        if return_enhanced is None:
+            warnings.warn(
+                f"DiffusionST: {n_spots} spots is more than {AUTO_ENHANCED_MAX_SPOTS}, so the enhanced matrix "
+                f"({n_spots} x {int(hvg.size)}) is not returned; the domains and embedding are. Pass "
+                "return_enhanced=True to keep it.", UserWarning, stacklevel=3)
     result: dict = {
         "embedding": embedding,
         "enhanced": enhanced,
@@ -212,7 +254,8 @@ def _run(
     result.update(
         params={"method": "DiffusionST", "preset": preset_name, "n_clusters": n_clusters, "seed": seed, "device": str(dev),
                 "n_spots": n_spots, "n_genes_input": n_genes, "n_genes_selected": int(hvg.size),
-                "library_size": library_source,
+                "library_size": library_source, "return_enhanced": keep_enhanced,
+                "return_enhanced_requested": return_enhanced,
                 **config.to_dict(), "n_pcs": embedding.shape[1], "latent_dim": gcn_latent_dim(config, n_spots, int(hvg.size)),
                 **peak_gpu_memory.record()},
         timings={**timer.seconds, "total": timer.total},
@@ -235,6 +278,7 @@ def diffusionst(
     key_added: str = "diffusionst",
     copy: bool = False,
     verbose: bool = True,
+    return_enhanced: bool | None = None,
     **overrides: object,
 ) -> ad.AnnData | None:
     """Spatial domains of a spot-level dataset with DiffusionST (scanpy-style).
@@ -247,7 +291,7 @@ def diffusionst(
         :func:`~spatialdiffusion.io.spatial_coordinates`).
     n_clusters
         Number of spatial domains K.
-    preset, device, seed, verbose, **overrides
+    preset, device, seed, verbose, return_enhanced, **overrides
         See :func:`diffusionst_arrays`.
     layer
         Layer holding raw counts (default ``X``).
@@ -271,7 +315,8 @@ def diffusionst(
 
         - ``obs[f"{key_added}_domain"]``: categorical domain labels ``"1".."K"`` (after refinement);
         - ``obsm[f"X_{key_added}"]``: the PCA embedding that was clustered;
-        - ``obsm[f"{key_added}_enhanced"]``: the enhanced expression of the selected genes;
+        - ``obsm[f"{key_added}_enhanced"]``: the enhanced expression of the selected genes, when returned
+          (see ``return_enhanced``; otherwise an earlier run's matrix under this key is removed);
         - ``var[f"{key_added}_selected"]``: which genes were selected (their order = columns above);
         - ``uns[key_added]``: parameters, seed, timings per stage, diagnostics, package versions.
     """
@@ -290,14 +335,17 @@ def diffusionst(
         labels=_Labels(counts=counts_label, coords=coords_label, genes="adata.var_names", library=f"adata.obs[{library_size_key!r}]"),
     )
     result = _run(mat, coords, gene_names, library_size, n_clusters=n_clusters, preset=preset, device=device, seed=seed,
-                  cluster=True, verbose=verbose, overrides=overrides)
+                  cluster=True, verbose=verbose, return_enhanced=return_enhanced, overrides=overrides)
     target = adata.copy() if copy else adata
     selected = np.zeros(target.n_vars, dtype=bool)
     selected[result["hvg_index"]] = True
     domains = pd.Categorical(result["domains"].astype(str), categories=[str(k) for k in range(1, n_clusters + 1)])
     target.obs[f"{key_added}_domain"] = pd.Series(domains, index=target.obs_names)
     target.obsm[f"X_{key_added}"] = result["embedding"]
-    target.obsm[f"{key_added}_enhanced"] = result["enhanced"]
+    if result["enhanced"] is None:
+        target.obsm.pop(f"{key_added}_enhanced", None)
+    else:
+        target.obsm[f"{key_added}_enhanced"] = result["enhanced"]
     target.var[f"{key_added}_selected"] = selected
     target.uns[key_added] = {
         "params": {**result["params"], "library_size_key": library_size_key}, "timings": result["timings"], "stats": result["stats"],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Callable
 
 import anndata as ad
 import numpy as np
@@ -16,6 +17,9 @@ import scanpy as sc
 
 MIN_GENES = 16
 """Fewest genes DiffusionST accepts: a 4x4 image, the smallest grid the U-Net can halve twice."""
+
+_BLOCK_ROWS = 2048
+"""Spots per block when dense spots x genes matrices are filled or reduced block by block."""
 
 
 def check_library_size(library_size: object, counts: sp.csr_matrix, name: str = "library_size") -> np.ndarray:
@@ -157,6 +161,18 @@ def select_hvg(counts: sp.csr_matrix, n_top_genes: int) -> np.ndarray:
     return np.flatnonzero(adata.var["highly_variable"].to_numpy())
 
 
+def _column_sums(matrix: np.ndarray, rows: int, transform: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """float64 column sums of ``transform(block)`` over row blocks of ``matrix``, added one row after another.
+
+    The running total is added as the block's first row, so the sum is formed in the same order as
+    numpy's sum over axis 0 of the whole transformed matrix, and equals it bit for bit.
+    """
+    total = np.zeros(matrix.shape[1])
+    for lo in range(0, matrix.shape[0], rows):
+        total = np.add.reduce(np.vstack([total[None], transform(matrix[lo : lo + rows].astype(np.float64))]), axis=0)
+    return total
+
+
 def normalize_log_scale(
     counts: sp.csr_matrix, genes: np.ndarray, max_value: float = 10.0, library_size: np.ndarray | None = None
 ) -> np.ndarray:
@@ -168,6 +184,8 @@ def normalize_log_scale(
     max_value=10)``), so values stay non-negative.
     The library size is each spot's total over the genes of ``counts``, or ``library_size`` when given
     (whole-transcriptome totals for a matrix that holds only some genes; see :func:`check_library_size`).
+    The matrix is filled block by block of spots, so memory beyond the result does not grow with the
+    number of spots; the standard deviations are computed in double precision.
 
     Parameters
     ----------
@@ -189,11 +207,20 @@ def normalize_log_scale(
     totals = np.asarray(counts.sum(axis=1)).ravel() if library_size is None else np.asarray(library_size)
     library = totals.astype(counts.dtype)  # a copy, in the counts' precision whichever totals are used
     library[library == 0] = 1.0
-    sub = sp.diags(1e4 / library) @ counts[:, genes]
-    x = np.log1p(sub.toarray()).astype(np.float64)
-    std = x.std(axis=0, ddof=1) if x.shape[0] > 1 else np.ones(x.shape[1])
+    sub = (sp.diags(1e4 / library) @ counts[:, genes]).tocsr()
+    n_spots = sub.shape[0]
+    x = np.empty(sub.shape, dtype=np.float32)
+    for lo in range(0, n_spots, _BLOCK_ROWS):
+        x[lo : lo + _BLOCK_ROWS] = np.log1p(sub[lo : lo + _BLOCK_ROWS].toarray())
+    if n_spots > 1:
+        mean = _column_sums(x, _BLOCK_ROWS, lambda block: block) / n_spots
+        std = np.sqrt(_column_sums(x, _BLOCK_ROWS, lambda block: np.square(block - mean)) / (n_spots - 1))
+    else:
+        std = np.ones(x.shape[1])
     std[std == 0] = 1.0
-    return np.minimum(x / std, max_value).astype(np.float32)
+    for lo in range(0, n_spots, _BLOCK_ROWS):
+        x[lo : lo + _BLOCK_ROWS] = np.minimum(x[lo : lo + _BLOCK_ROWS] / std, max_value)
+    return x
 
 
 def image_side(n_genes: int, multiple: int = 4) -> int:

@@ -1,0 +1,164 @@
+"""DiffusionST at scale: tiles of DLPFC 151673 (k copies side by side), wall time per stage, peak memory, ARI.
+
+Usage (from the repository root, with the project's .venv)::
+
+    .venv/bin/python benchmarks/scale.py --sizes 1 4 16 --threads 2 --out benchmarks/out/scale_diffusionst.csv
+
+``--sizes`` lists the numbers of copies k of the 3,639-spot slice laid out on a grid, each copy's
+coordinates shifted past the previous one's (1, 4, 16, 64 give about 3.6k, 15k, 58k and 233k spots). The
+counts are the real ones; ``obs['layer_guess_reordered']`` (the labels scored) and ``obs['sum_umi']`` (the
+whole-transcriptome library sizes) are kept; obs names get a ``-<copy>`` suffix. Each size runs the public
+:func:`spatialdiffusion.diffusionst` (``preset="fast"``, seed 0, ``library_size_key="sum_umi"``, K = 7,
+``return_enhanced`` left at its automatic choice) in its own subprocess, so that its peak resident memory
+(``ru_maxrss``; on CUDA also the peak GPU memory) is its own. Recorded per size: wall time per stage (the
+result's timings), peak RSS, the RSS after the tile was built (the input's own share), ARI against
+``layer_guess_reordered`` (NA spots excluded, before and after refinement), the 1-minute load average
+at start and end. The growth exponent of total time and of peak RSS is the slope of log(value) on
+log(spots), fitted by least squares over the sizes from about 15k spots up (over all sizes when fewer
+than two are that large).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from diffusionst_dlpfc import DATA  # noqa: E402  (the benchmarks share their data location)
+
+SLICE = "151673"
+LABELS, LIBRARY = "layer_guess_reordered", "sum_umi"
+EXPONENT_FROM = 10_000  # spots: the exponents are fitted from the ~15k tile up
+
+
+def tiled_slice(copies: int, slice_id: str = SLICE) -> ad.AnnData:
+    """``copies`` copies of a DLPFC slice on a near-square grid, apart by one slice width plus a margin.
+
+    Parameters
+    ----------
+    copies
+        Number of copies k (>= 1).
+    slice_id
+        DLPFC slice in ``../shared/data/dlpfc``.
+
+    Returns
+    -------
+    anndata.AnnData
+        ``k * N`` spots x the slice's genes: raw counts (CSR), ``obsm['spatial']`` shifted per copy, ``obs``
+        holding only the labels and library sizes, obs names ``<barcode>-<copy>``.
+    """
+    if copies < 1:
+        raise ValueError(f"copies must be at least 1, got {copies}.")
+    one = ad.read_h5ad(DATA / "dlpfc" / f"{slice_id}.h5ad")
+    coords = np.asarray(one.obsm["spatial"], dtype=float)
+    step = (coords.max(axis=0) - coords.min(axis=0)) * 1.1
+    columns = int(np.ceil(np.sqrt(copies)))
+    shifts = np.array([(c % columns, c // columns) for c in range(copies)], dtype=float) * step
+    obs = pd.concat([one.obs[[LABELS, LIBRARY]]] * copies)
+    obs.index = [f"{name}-{c}" for c in range(copies) for name in one.obs_names]
+    return ad.AnnData(
+        X=sp.vstack([sp.csr_matrix(one.X)] * copies, format="csr"),
+        obs=obs,
+        var=one.var[[]].copy(),
+        obsm={"spatial": np.concatenate([coords + shift for shift in shifts])},
+    )
+
+
+def _current_rss_gib() -> float:
+    """Resident memory of this process now (``VmRSS``), GiB."""
+    with open("/proc/self/status") as status:
+        kib = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+    return kib / 2**20
+
+
+def run_one(copies: int, threads: int) -> dict:
+    """DiffusionST ``fast`` on the ``copies``-fold tile in this process; one result row."""
+    import torch
+
+    from spatialdiffusion import diffusionst
+    from spatialdiffusion.metrics import clustering_scores
+
+    torch.set_num_threads(threads)
+    load_start = os.getloadavg()[0]
+    start = time.perf_counter()
+    adata = tiled_slice(copies)
+    build = time.perf_counter() - start
+    rss_input = _current_rss_gib()
+    diffusionst(adata, 7, preset="fast", seed=0, library_size_key=LIBRARY, verbose=False)
+    record = adata.uns["diffusionst"]
+    truth = adata.obs[LABELS]
+    row = {
+        "copies": copies, "n_spots": adata.n_obs, "threads": threads,
+        "ari": clustering_scores(truth, adata.obs["diffusionst_domain"].to_numpy())["ari"],
+        "return_enhanced": record["params"]["return_enhanced"],
+        "unet_train_steps": record["stats"]["unet_train_steps"],
+        "time_build_tile": build, **{f"time_{k}": v for k, v in record["timings"].items()},
+        "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+        "rss_input_gib": rss_input,
+        "peak_gpu_gib": torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else float("nan"),
+        "device": record["params"]["device"],
+        "load_avg_start": load_start, "load_avg_end": os.getloadavg()[0],
+    }
+    return row
+
+
+def growth_exponents(table: pd.DataFrame, columns: tuple[str, ...] = ("time_total", "peak_rss_gib")) -> dict[str, float]:
+    """Least-squares slope of log(column) on log(n_spots), over the sizes from :data:`EXPONENT_FROM` spots up.
+
+    Over all sizes when fewer than two reach it; NaN with fewer than two sizes.
+    """
+    use = table[table["n_spots"] >= EXPONENT_FROM]
+    if len(use) < 2:
+        use = table
+    if len(use) < 2:
+        return {column: float("nan") for column in columns}
+    x = np.log(use["n_spots"].to_numpy(float))
+    return {column: float(np.polyfit(x, np.log(use[column].to_numpy(float)), 1)[0]) for column in columns}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", nargs="+", type=int, default=[1, 4, 16], metavar="K",
+                        help="copies of the slice per tile (1, 4, 16, 64 give ~3.6k, 15k, 58k, 233k spots)")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--out", type=Path, required=True, help="CSV written (and rewritten after each size)")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: run one size, print its row as JSON
+    args = parser.parse_args()
+    if args.one is not None:
+        print("ROW " + json.dumps(run_one(args.one, args.threads)), flush=True)
+        return
+    if min(args.sizes) < 1:
+        parser.error("--sizes must be positive numbers of copies")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for copies in args.sizes:
+        proc = subprocess.run([sys.executable, __file__, "--one", str(copies), "--threads", str(args.threads),
+                               "--out", str(args.out)], capture_output=True, text=True)
+        lines = [line for line in proc.stdout.splitlines() if line.startswith("ROW ")]
+        if proc.returncode != 0 or not lines:
+            sys.stderr.write(proc.stderr[-4000:])
+            raise SystemExit(f"the {copies}-copy tile failed (exit {proc.returncode})")
+        rows.append(json.loads(lines[-1][4:]))
+        table = pd.DataFrame(rows)
+        table.to_csv(args.out, index=False)
+        print(table.iloc[[-1]].round(3).to_string(index=False), flush=True)
+    shown = ["n_spots", "ari", "time_preprocess", "time_graph", "time_gcn", "time_diffusion", "time_pca", "time_cluster",
+             "time_refine", "time_total", "peak_rss_gib", "return_enhanced", "load_avg_start", "load_avg_end"]
+    print("\n" + table[[c for c in shown if c in table]].round(3).to_string(index=False))
+    exponents = growth_exponents(table)
+    print("growth exponents (log-log slope): " + ", ".join(f"{k} {v:.2f}" for k, v in exponents.items()))
+
+
+if __name__ == "__main__":
+    main()
