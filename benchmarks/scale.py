@@ -32,10 +32,10 @@ from pathlib import Path
 import anndata as ad
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from diffusionst_dlpfc import DATA  # noqa: E402  (the benchmarks share their data location)
+from tiles import tile_slice  # noqa: E402
 
 SLICE = "151673"
 LABELS, LIBRARY = "layer_guess_reordered", "sum_umi"
@@ -43,36 +43,8 @@ EXPONENT_FROM = 10_000  # spots: the exponents are fitted from the ~15k tile up
 
 
 def tiled_slice(copies: int, slice_id: str = SLICE) -> ad.AnnData:
-    """``copies`` copies of a DLPFC slice on a near-square grid, apart by one slice width plus a margin.
-
-    Parameters
-    ----------
-    copies
-        Number of copies k (>= 1).
-    slice_id
-        DLPFC slice in ``../shared/data/dlpfc``.
-
-    Returns
-    -------
-    anndata.AnnData
-        ``k * N`` spots x the slice's genes: raw counts (CSR), ``obsm['spatial']`` shifted per copy, ``obs``
-        holding only the labels and library sizes, obs names ``<barcode>-<copy>``.
-    """
-    if copies < 1:
-        raise ValueError(f"copies must be at least 1, got {copies}.")
-    one = ad.read_h5ad(DATA / "dlpfc" / f"{slice_id}.h5ad")
-    coords = np.asarray(one.obsm["spatial"], dtype=float)
-    step = (coords.max(axis=0) - coords.min(axis=0)) * 1.1
-    columns = int(np.ceil(np.sqrt(copies)))
-    shifts = np.array([(c % columns, c // columns) for c in range(copies)], dtype=float) * step
-    obs = pd.concat([one.obs[[LABELS, LIBRARY]]] * copies)
-    obs.index = [f"{name}-{c}" for c in range(copies) for name in one.obs_names]
-    return ad.AnnData(
-        X=sp.vstack([sp.csr_matrix(one.X)] * copies, format="csr"),
-        obs=obs,
-        var=one.var[[]].copy(),
-        obsm={"spatial": np.concatenate([coords + shift for shift in shifts])},
-    )
+    """``copies`` copies of a DLPFC slice of ``../shared/data/dlpfc`` side by side (:func:`tiles.tile_slice`)."""
+    return tile_slice(ad.read_h5ad(DATA / "dlpfc" / f"{slice_id}.h5ad"), copies)
 
 
 def _current_rss_gib() -> float:
