@@ -122,8 +122,9 @@ def denoise_gcn(
     with torch.inference_mode():  # that pass again, without the ZINB heads: the same operations, the same values
         for p, w in zip(model.parameters(), weights):
             p.copy_(w)
-        reconstruction = model(x, prop, zinb_rows=torch.empty(0, dtype=torch.long, device=device))["reconstruction"]
-    return reconstruction.cpu().numpy(), losses
+        with mixed_precision(config.precision, device):
+            reconstruction = model(x, prop, zinb_rows=torch.empty(0, dtype=torch.long, device=device))["reconstruction"]
+    return reconstruction.float().cpu().numpy(), losses
 
 
 def unet_downsampling(config: DiffusionSTConfig) -> int:
