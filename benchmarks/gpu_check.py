@@ -9,7 +9,9 @@ Run it through ``benchmarks/gpu_check.sh`` (see benchmarks/RESULTS.md). Cases, i
 Each case runs in a fresh process under a time limit, so that one slow case cannot stop the rest and each
 peak-memory figure is its own. The limits share one budget (``--budget-s``): a case may use its weight's share
 of what is left (a tile ``paper`` case weighs most), and what a case leaves unused passes to those after it.
-A case cut off at its limit is recorded as ``timeout`` with the seconds it was given.
+A case cut off at its limit is recorded as ``timeout`` with the seconds it was given, and with how far each
+stage's progress bar had got (column ``progress``: steps done of all, elapsed time and rate), so that its
+full time can still be estimated.
 
 Wall time is measured around the call of :func:`spatialdiffusion.diffusionst_arrays`, after a warm-up that
 initialises CUDA, with the GPU synchronised on both sides; ``time_*`` are the pipeline's own stage times.
@@ -31,6 +33,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -80,7 +83,7 @@ def run_case(data: str, preset: str, precision: str, device: str, toy: bool, emb
     synchronize()
     start = time.perf_counter()
     result = diffusionst_arrays(adata.X, np.asarray(adata.obsm["spatial"], dtype=float), n_clusters=7, preset=preset,
-                                device=device, seed=0, verbose=False, library_size=adata.obs["sum_umi"].to_numpy(dtype=float),
+                                device=device, seed=0, verbose=True, library_size=adata.obs["sum_umi"].to_numpy(dtype=float),
                                 precision=precision, **settings)
     synchronize()
     wall = time.perf_counter() - start
@@ -93,6 +96,21 @@ def run_case(data: str, preset: str, precision: str, device: str, toy: bool, emb
                 adata.obs["layer_guess_reordered"], result["domains_unrefined"])["ari"], 4),
             "cluster_backend": result["cluster_backend"],
             **{f"time_{stage}": round(seconds, 2) for stage, seconds in result["timings"].items()}}
+
+
+def last_progress(stderr: str | bytes | None) -> str:
+    """The last state of each progress bar in a worker's ``stderr``, e.g. ``"DiffusionST: GCN-ZINB 500/500 [00:04, 110it/s]"``.
+
+    Bars are joined with ``"; "`` in the order they first appeared; ``""`` when there were none.
+    """
+    if isinstance(stderr, bytes):
+        stderr = stderr.decode(errors="replace")
+    bars: dict[str, str] = {}
+    for line in re.split(r"[\r\n]+", stderr or ""):
+        found = re.match(r"\s*(?P<desc>.+?):\s+\d+%\|.*?\|\s*(?P<steps>\d+/\d+)\s*\[(?P<time>[^\]]*)\]", line)
+        if found:
+            bars[found["desc"]] = f"{found['desc']} {found['steps']} [{found['time']}]"
+    return "; ".join(bars.values())
 
 
 def device_name(device: str) -> str:
@@ -125,8 +143,8 @@ def run_all(args: argparse.Namespace) -> int:
         start = time.perf_counter()
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=limit)
-        except subprocess.TimeoutExpired:
-            row.update(status="timeout", wall_s=round(time.perf_counter() - start, 1))
+        except subprocess.TimeoutExpired as stopped:
+            row.update(status="timeout", wall_s=round(time.perf_counter() - start, 1), progress=last_progress(stopped.stderr))
         else:
             if done.returncode == 0:
                 row.update(json.loads(done.stdout.strip().splitlines()[-1]))
