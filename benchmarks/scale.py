@@ -1,21 +1,28 @@
-"""DiffusionST at scale: tiles of DLPFC 151673 (k copies side by side), wall time per stage, peak memory, ARI.
+"""DiffusionST and SpaLSTF at scale on tiles of real data: wall time per stage, peak memory, accuracy.
 
 Usage (from the repository root, with the project's .venv)::
 
     .venv/bin/python benchmarks/scale.py --sizes 1 4 16 --threads 2 --out benchmarks/out/scale_diffusionst.csv
+    .venv/bin/python benchmarks/scale.py --method spalstf --sizes 1 4 --threads 2 --out benchmarks/out/scale_spalstf.csv
 
-``--sizes`` lists the numbers of copies k of the 3,639-spot slice laid out on a grid, each copy's
-coordinates shifted past the previous one's (1, 4, 16, 64 give about 3.6k, 15k, 58k and 233k spots). The
-counts are the real ones; ``obs['layer_guess_reordered']`` (the labels scored) and ``obs['sum_umi']`` (the
-whole-transcriptome library sizes) are kept; obs names get a ``-<copy>`` suffix. Each size runs the public
-:func:`spatialdiffusion.diffusionst` (``preset="fast"``, seed 0, ``library_size_key="sum_umi"``, K = 7,
-``return_enhanced`` left at its automatic choice) in its own subprocess, so that its peak resident memory
-(``ru_maxrss``; on CUDA also the peak GPU memory) is its own. Recorded per size: wall time per stage (the
-result's timings), peak RSS, the RSS after the tile was built (the input's own share), ARI against
-``layer_guess_reordered`` (NA spots excluded, before and after refinement), the 1-minute load average
-at start and end. The growth exponent of total time and of peak RSS is the slope of log(value) on
-log(spots), fitted by least squares over the sizes from about 15k spots up (over all sizes when fewer
-than two are that large).
+``--sizes`` lists the numbers of copies k laid out on a grid, each copy's coordinates shifted past the
+previous one's (:func:`tiles.tile_slice`); the counts are the real ones and obs names get a ``-<copy>`` suffix.
+
+- ``--method diffusionst`` (default): copies of DLPFC 151673 (1, 4, 16, 64 give about 3.6k, 15k, 58k and 233k
+  spots), ``obs['layer_guess_reordered']`` (scored) and ``obs['sum_umi']`` (the library sizes) kept. Each size
+  runs the public :func:`spatialdiffusion.diffusionst` (``preset="fast"``, seed 0, ``library_size_key="sum_umi"``,
+  K = 7, ``return_enhanced`` left at its automatic choice). Accuracy: ARI (NA spots excluded).
+- ``--method spalstf``: copies of the spatial side of the Visium task of ``spalstf_real_use.py`` (151676 on its
+  200-gene panel, 3,460 spots; 1, 4, 16, 58 give about 3.5k, 14k, 55k and 200k cells), imputing its 100 hidden
+  genes from the 151673 reference with the public :func:`spatialdiffusion.spalstf` (``preset="fast"``, seed 0).
+  The reference stays the same size, so training costs the same at every size and the rest grows with the cells.
+  Accuracy: median SPCC against the measured values.
+
+Each size runs in its own subprocess, so that its peak resident memory (``ru_maxrss``; on CUDA also the peak GPU
+memory) is its own. Recorded per size: wall time per stage (the result's timings), peak RSS, the RSS after the
+input was built (its own share), accuracy, the 1-minute load average at start and end. The growth exponent of
+total time and of peak RSS is the slope of log(value) on log(size), fitted by least squares over the sizes from
+about 10k up (over all sizes when fewer than two are that large).
 """
 
 from __future__ import annotations
@@ -54,35 +61,62 @@ def _current_rss_gib() -> float:
     return kib / 2**20
 
 
-def run_one(copies: int, threads: int) -> dict:
-    """DiffusionST ``fast`` on the ``copies``-fold tile in this process; one result row."""
+def run_one(copies: int, threads: int, method: str = "diffusionst") -> dict:
+    """``method`` (``fast``) on the ``copies``-fold tile in this process; one result row."""
     import torch
-
-    from spatialdiffusion import diffusionst
-    from spatialdiffusion.metrics import clustering_scores
 
     torch.set_num_threads(threads)
     load_start = os.getloadavg()[0]
     start = time.perf_counter()
+    if method == "spalstf":
+        row = _spalstf_row(copies, start)
+    else:
+        row = _diffusionst_row(copies, start)
+    return {"copies": copies, "threads": threads, **row,
+            "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+            "peak_gpu_gib": torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else float("nan"),
+            "load_avg_start": load_start, "load_avg_end": os.getloadavg()[0]}
+
+
+def _diffusionst_row(copies: int, start: float) -> dict:
+    from spatialdiffusion import diffusionst
+    from spatialdiffusion.metrics import clustering_scores
+
     adata = tiled_slice(copies)
     build = time.perf_counter() - start
     rss_input = _current_rss_gib()
     diffusionst(adata, 7, preset="fast", seed=0, library_size_key=LIBRARY, verbose=False)
     record = adata.uns["diffusionst"]
-    truth = adata.obs[LABELS]
-    row = {
-        "copies": copies, "n_spots": adata.n_obs, "threads": threads,
-        "ari": clustering_scores(truth, adata.obs["diffusionst_domain"].to_numpy())["ari"],
+    return {
+        "n_spots": adata.n_obs,
+        "ari": clustering_scores(adata.obs[LABELS], adata.obs["diffusionst_domain"].to_numpy())["ari"],
         "return_enhanced": record["params"]["return_enhanced"],
         "unet_train_steps": record["stats"]["unet_train_steps"],
         "time_build_tile": build, **{f"time_{k}": v for k, v in record["timings"].items()},
-        "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
-        "rss_input_gib": rss_input,
-        "peak_gpu_gib": torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else float("nan"),
-        "device": record["params"]["device"],
-        "load_avg_start": load_start, "load_avg_end": os.getloadavg()[0],
+        "rss_input_gib": rss_input, "device": record["params"]["device"],
     }
-    return row
+
+
+def _spalstf_row(copies: int, start: float) -> dict:
+    from spalstf_real_use import load_task
+
+    from spatialdiffusion.metrics import gene_scores
+    from spatialdiffusion.spalstf import spalstf
+
+    task = load_task("visium")
+    panel = tile_slice(task.panel, copies)
+    truth = np.tile(task.truth, (copies, 1))
+    build = time.perf_counter() - start
+    rss_input = _current_rss_gib()
+    spalstf(panel, task.reference, genes=task.targets, preset="fast", seed=0, device="cpu", verbose=False)
+    record = panel.uns["spalstf"]
+    imputed = panel.obsm["spalstf"][task.targets].to_numpy()
+    return {
+        "n_spots": panel.n_obs, "n_reference": task.reference.n_obs, "n_genes_imputed": len(task.targets),
+        "spcc": float(np.nanmedian(gene_scores(truth, imputed, task.targets)["spcc"])),
+        "time_build_tile": build, **{f"time_{k}": v for k, v in record["timings"].items()},
+        "rss_input_gib": rss_input, "device": record["params"]["device"],
+    }
 
 
 def growth_exponents(table: pd.DataFrame, columns: tuple[str, ...] = ("time_total", "peak_rss_gib")) -> dict[str, float]:
@@ -102,13 +136,15 @@ def growth_exponents(table: pd.DataFrame, columns: tuple[str, ...] = ("time_tota
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", nargs="+", type=int, default=[1, 4, 16], metavar="K",
-                        help="copies of the slice per tile (1, 4, 16, 64 give ~3.6k, 15k, 58k, 233k spots)")
+                        help="copies per tile (DiffusionST: 1, 4, 16, 64 give ~3.6k, 15k, 58k, 233k spots; SpaLSTF: 1, 4, 16, 58 "
+                        "give ~3.5k, 14k, 55k, 200k cells)")
+    parser.add_argument("--method", choices=("diffusionst", "spalstf"), default="diffusionst")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--out", type=Path, required=True, help="CSV written (and rewritten after each size)")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: run one size, print its row as JSON
     args = parser.parse_args()
     if args.one is not None:
-        print("ROW " + json.dumps(run_one(args.one, args.threads)), flush=True)
+        print("ROW " + json.dumps(run_one(args.one, args.threads, args.method)), flush=True)
         return
     if min(args.sizes) < 1:
         parser.error("--sizes must be positive numbers of copies")
@@ -116,7 +152,7 @@ def main() -> None:
     rows = []
     for copies in args.sizes:
         proc = subprocess.run([sys.executable, __file__, "--one", str(copies), "--threads", str(args.threads),
-                               "--out", str(args.out)], capture_output=True, text=True)
+                               "--method", args.method, "--out", str(args.out)], capture_output=True, text=True)
         lines = [line for line in proc.stdout.splitlines() if line.startswith("ROW ")]
         if proc.returncode != 0 or not lines:
             sys.stderr.write(proc.stderr[-4000:])
@@ -125,7 +161,7 @@ def main() -> None:
         table = pd.DataFrame(rows)
         table.to_csv(args.out, index=False)
         print(table.iloc[[-1]].round(3).to_string(index=False), flush=True)
-    shown = ["n_spots", "ari", "time_preprocess", "time_graph", "time_gcn", "time_diffusion", "time_pca", "time_cluster",
+    shown = ["n_spots", "ari", "spcc", "time_train", "time_sample", "time_validation", "time_preprocess", "time_graph", "time_gcn", "time_diffusion", "time_pca", "time_cluster",
              "time_refine", "time_total", "peak_rss_gib", "return_enhanced", "load_avg_start", "load_avg_end"]
     print("\n" + table[[c for c in shown if c in table]].round(3).to_string(index=False))
     exponents = growth_exponents(table)

@@ -78,7 +78,7 @@ def main() -> None:
         draws: dict[int, list[np.ndarray]] = {i: [] for i in range(len(sample_specs))}
         for model_seed in args.model_seeds:
             model = SpaLSTFModel(cfg, [genes[i] for i in train_idx], [genes[i] for i in test_idx], torch.device("cpu"))
-            model.fit(ref_model, seed=model_seed, verbose=False)
+            model.fit(ref_model, seed=model_seed, verbose=False, spatial_counts=st.X[:, train_idx])
             trained = model.config
             for i, spec in enumerate(sample_specs):
                 model.config = replace(trained, **spec)

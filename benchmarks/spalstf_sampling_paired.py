@@ -66,7 +66,7 @@ def main() -> None:
     imputed = {spec: np.zeros(st_counts.shape) for spec in variants}
 
     def impute(st_obs: np.ndarray, ref_model: np.ndarray, observed: list[str], target: list[str], fold: int) -> np.ndarray:
-        model = SpaLSTFModel(config, observed, target, device).fit(ref_model, seed=args.seed, verbose=False)
+        model = SpaLSTFModel(config, observed, target, device).fit(ref_model, seed=args.seed, verbose=False, spatial_counts=st_obs)
         plain, _ = model.sample_model_space(st_obs, coords, seed=args.seed, verbose=False)
         for spec, settings in variants.items():
             x, _ = model.with_sampling(**settings).sample_model_space(st_obs, coords, seed=args.seed, verbose=False)

@@ -10,7 +10,9 @@ import torch
 from spatialdiffusion.diffusion import DDIMSampler, NoiseSchedule, sample
 from spatialdiffusion.spalstf import evaluate_spalstf, evaluate_spalstf_arrays, spalstf, spalstf_arrays, spalstf_config
 from spatialdiffusion.spalstf._data import (
+    AUGMENT_DENSITY_MARGIN,
     as_counts,
+    augment_shifts,
     expression_order,
     model_to_unit,
     normalize,
@@ -18,6 +20,7 @@ from spatialdiffusion.spalstf._data import (
     rescale,
     spatial_order,
     to_lognorm,
+    zero_fraction,
 )
 from spatialdiffusion.spalstf._denoiser import SpaLSTFDenoiser
 from spatialdiffusion.spalstf._stages import SpaLSTFModel, _lr_decay, diffusion_loss, gaussian_moment_kl
@@ -26,7 +29,7 @@ from spatialdiffusion.spalstf._stages import SpaLSTFModel, _lr_decay, diffusion_
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-TINY = dict(hidden=16, depth=1, num_heads=4, lstm_hidden=8, lstm_layers=1, batch_size=64, epochs=2,
+TINY = dict(hidden=16, depth=1, num_heads=4, lstm_hidden=8, lstm_layers=1, batch_size=64, epochs=2, augment=True,
             num_timesteps=50, sampler="ddim", sampler_steps=4, n_samples=2, min_shared_genes=3)
 
 
@@ -613,3 +616,51 @@ def test_validation_arguments_are_checked_before_training(kwargs, error, message
     st, genes = _toy()
     with pytest.raises(error, match=message):
         spalstf_arrays(st, genes, st, genes, genes=["G0"], device="cpu", verbose=False, **TINY, **kwargs)
+
+
+def test_zero_fraction_of_dense_and_sparse_counts():
+    counts = np.array([[0, 1, 0, 2], [0, 0, 0, 3]], dtype=np.float32)
+    assert zero_fraction(counts) == pytest.approx(5 / 8)
+    assert zero_fraction(sp.csr_matrix(counts)) == pytest.approx(5 / 8)
+    assert np.isnan(zero_fraction(np.zeros((0, 4))))
+
+
+def test_augment_shifts_follow_the_setting_and_the_data():
+    rng = np.random.default_rng(0)
+    ref = rng.poisson(0.3, (200, 50)).astype(np.float32)  # about 74% zeros
+    denser = rng.poisson(3.0, (100, 50)).astype(np.float32)  # about 5% zeros
+    assert zero_fraction(denser) <= zero_fraction(ref) - AUGMENT_DENSITY_MARGIN
+    assert augment_shifts(True, 60, ref, None) == (0.0, 5.0, 10.0)
+    assert augment_shifts(True, 20, ref, None) == (0.0, 10.0)
+    assert augment_shifts(False, 60, ref, denser) == (0.0,)
+    assert augment_shifts(None, 60, ref, denser) == (0.0, 5.0, 10.0)
+    assert augment_shifts(None, 60, ref, sp.csr_matrix(denser)) == (0.0, 5.0, 10.0)
+    # same platform (as dense as the reference) and sparser data: as many copies, unshifted
+    assert augment_shifts(None, 60, ref, ref[:100]) == (0.0, 0.0, 0.0)
+    assert augment_shifts(None, 20, denser, ref) == (0.0, 0.0)
+    with pytest.raises(ValueError, match="needs the spatial cells' observed-gene counts"):
+        augment_shifts(None, 60, ref, None)
+
+
+def test_augment_decided_from_the_data_is_recorded_and_kept_by_checkpoints(tmp_path):
+    counts, genes = _toy(n_cells=90, n_genes=12)
+    st, ref = counts[:40, :9], counts
+    settings = {**TINY, "augment": None, "n_models": 1}
+    ckpt = str(tmp_path / "model.pt")
+    first = spalstf_arrays(st, genes[:9], ref, genes, genes=genes[9:], preset="fast", seed=0, verbose=False,
+                           validation_fraction=0, checkpoint=ckpt, **settings)
+    # the toy spatial cells are the reference's own: no denser, so the copies are unshifted
+    assert first["params"]["augment_shifts"] == [0.0, 0.0]
+    assert first["params"]["preset_config"]["augment"] is None
+    again = spalstf_arrays(st, genes[:9], ref, genes, genes=genes[9:], preset="fast", seed=0, verbose=False,
+                           validation_fraction=0, checkpoint=ckpt, **settings)
+    assert again["params"]["loaded_checkpoint"] and again["params"]["augment_shifts"] == [0.0, 0.0]
+    np.testing.assert_array_equal(first["imputed"], again["imputed"])
+
+
+def test_fit_without_spatial_counts_needs_a_fixed_augment_setting():
+    counts, genes = _toy(n_cells=60, n_genes=12)
+    cfg = spalstf_config("fast", **{**TINY, "augment": None, "n_models": 1})[1]
+    with pytest.raises(ValueError, match="set `augment` to True or False"):
+        SpaLSTFModel(cfg, genes[:9], genes[9:], torch.device("cpu")).fit(counts, verbose=False)
+    assert spalstf_config("fast")[1].augment is None and spalstf_config("paper")[1].augment is True

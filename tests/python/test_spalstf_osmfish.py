@@ -13,7 +13,7 @@ from threadpoolctl import threadpool_limits
 from spatialdiffusion.io import spatial_coordinates
 from spatialdiffusion.metrics import gene_scores
 from spatialdiffusion.spalstf import evaluate_spalstf, evaluate_spalstf_arrays, spalstf
-from spatialdiffusion.spalstf._data import expression_order, reference_lognorm_maxabs
+from spatialdiffusion.spalstf._data import augment_shifts, expression_order, reference_lognorm_maxabs
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 
@@ -89,3 +89,20 @@ def test_real_use_imputes_reference_only_genes(osmfish):
     # even a tiny, briefly trained model recovers the measured pattern of most held-out genes (0.175 at
     # these settings; random predictions reach a median of 0.06 at most over 200 draws)
     assert scores["spcc"].median() > 0.1
+
+
+def test_augment_decision_on_real_assays(shared_file):
+    """Shifted copies for osmFISH against the Allen SMART-seq reference (smFISH detects far more of the panel);
+    unshifted copies for one DLPFC Visium slice against another, and for STARmap against STARmap."""
+    import anndata as ad
+
+    def observed(a, b):
+        shared = [g for g in a.var_names if g in set(b.var_names)]
+        return np.asarray(a[:, shared].X.todense() if hasattr(a.X, "todense") else a[:, shared].X), \
+            np.asarray(b[:, shared].X.todense() if hasattr(b.X, "todense") else b[:, shared].X)
+
+    osm, allen = observed(ad.read_h5ad(shared_file("osmfish/st_osmfish_33genes.h5ad")),
+                          ad.read_h5ad(shared_file("osmfish/sc_allen_33genes.h5ad")))
+    assert augment_shifts(None, 33, allen, osm) == (0.0, 10.0)
+    bz9, bz5 = observed(ad.read_h5ad(shared_file("starmap_mpfc/BZ9.h5ad")), ad.read_h5ad(shared_file("starmap_mpfc/BZ5.h5ad")))
+    assert augment_shifts(None, 166, bz5, bz9) == (0.0, 0.0, 0.0)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+import scipy.sparse as sp
 
 from .._utils import single_threaded_numpy
 from ..checks import check_counts, check_unique_genes
@@ -311,6 +312,54 @@ def default_shifts(n_genes: int) -> tuple[float, ...]:
         ``(0.0, 10.0)`` if ``n_genes < 40``, else ``(0.0, 5.0, 10.0)``.
     """
     return (0.0, 10.0) if n_genes < 40 else (0.0, 5.0, 10.0)
+
+
+AUGMENT_DENSITY_MARGIN = 0.1
+"""How much smaller the spatial cells' share of zero counts must be than the reference's for ``augment=None`` to shift."""
+
+
+def zero_fraction(counts: np.ndarray | sp.spmatrix) -> float:
+    """Share of the entries of ``counts`` (dense or scipy sparse) that are zero; NaN for an empty matrix."""
+    size = counts.shape[0] * counts.shape[1]
+    if size == 0:
+        return float("nan")
+    nonzero = counts.count_nonzero() if sp.issparse(counts) else np.count_nonzero(counts)
+    return 1.0 - nonzero / size
+
+
+def augment_shifts(
+    setting: bool | None, n_genes: int, ref_observed: np.ndarray, spatial_observed: np.ndarray | sp.spmatrix | None
+) -> tuple[float, ...]:
+    """The count shifts of the reference copies that training stacks (``(0.0,)``: the reference alone).
+
+    Parameters
+    ----------
+    setting
+        ``augment``: ``True`` the released copies (:func:`default_shifts`), ``False`` none. ``None`` decides
+        from the data: the shifted copies stand in for a spatial assay that detects more of the panel genes
+        than the reference does, so they are used when the spatial cells' share of zero counts over the
+        observed genes is at least :data:`AUGMENT_DENSITY_MARGIN` below the reference's. Otherwise as many
+        unshifted copies are stacked, so that training takes as many optimiser steps either way.
+    n_genes
+        Genes of the training matrix (observed and target), which set the number of copies.
+    ref_observed, spatial_observed
+        Raw counts of the observed genes in the reference and the spatial cells (only read for ``None``).
+
+    Raises
+    ------
+    ValueError
+        For ``setting=None`` without ``spatial_observed``.
+    """
+    if setting is False:
+        return (0.0,)
+    shifts = default_shifts(n_genes)
+    if setting:
+        return shifts
+    if spatial_observed is None:
+        raise ValueError("`augment=None` decides from the data and needs the spatial cells' observed-gene counts "
+                         "(`spatial_counts`); set `augment` to True or False to train without them.")
+    denser = zero_fraction(spatial_observed) <= zero_fraction(ref_observed) - AUGMENT_DENSITY_MARGIN
+    return shifts if denser else (0.0,) * len(shifts)
 
 
 def _hilbert_index(ix: np.ndarray, iy: np.ndarray, order: int) -> np.ndarray:

@@ -139,9 +139,12 @@ def _check_checkpoint_path(checkpoint: object) -> str | None:
 
 def _train_or_load(
     cfg: SpaLSTFConfig, observed: list[str], target: list[str], ref_model: np.ndarray, device: torch.device,
-    seed: int, verbose: bool, checkpoint: str | None, held_out: np.ndarray | None,
+    seed: int, verbose: bool, checkpoint: str | None, held_out: np.ndarray | None, st_observed: np.ndarray,
 ) -> tuple[SpaLSTFModel, bool]:
-    """Train a model on ``ref_model`` less its ``held_out`` cells, or load ``checkpoint`` when it exists."""
+    """Train a model on ``ref_model`` less its ``held_out`` cells, or load ``checkpoint`` when it exists.
+
+    ``st_observed`` (the spatial cells' observed-gene counts) is read by training only, for ``augment=None``.
+    """
     if checkpoint is not None and Path(checkpoint).exists():
         model = SpaLSTFModel.load(checkpoint, device)
         if model.observed != observed or model.target != target:
@@ -155,7 +158,8 @@ def _train_or_load(
                           "genes get no validation scores. Pass the reference it was trained on.", UserWarning, stacklevel=4)
             model.held_out = None
         return model.with_sampling(**{name: getattr(cfg, name) for name in SAMPLING_SETTINGS}), True
-    model = SpaLSTFModel(cfg, observed, target, device).fit(ref_model, seed=seed, verbose=verbose, held_out=held_out)
+    model = SpaLSTFModel(cfg, observed, target, device).fit(ref_model, seed=seed, verbose=verbose, held_out=held_out,
+                                                            spatial_counts=st_observed)
     if checkpoint is not None:
         model.save(checkpoint)
     return model, False
@@ -266,8 +270,9 @@ def _impute(
     plan = plan_genes(st_genes, ref_genes, target, min_shared=cfg.min_shared_genes)
     ref_model = np.hstack([ref[:, plan.ref_observed], ref[:, plan.ref_target]])
     held_out = split_reference(len(ref_model), validation_fraction, seed)
-    model, loaded = _train_or_load(cfg, plan.observed, plan.target, ref_model, dev, seed, verbose, checkpoint, held_out)
     st_observed = st[:, plan.st_observed]
+    model, loaded = _train_or_load(cfg, plan.observed, plan.target, ref_model, dev, seed, verbose, checkpoint, held_out,
+                                   st_observed)
     imputed = model.impute(st_observed, coords, seed=seed, verbose=verbose)
     validation = None
     if model.held_out is not None:
@@ -283,7 +288,8 @@ def _impute(
                "total": time.perf_counter() - start}
     params = _run_record(
         model.config, dev, seed, preset=preset_name, observed_genes=plan.observed, checkpoint=checkpoint,
-        loaded_checkpoint=loaded, final_loss=model.final_loss, validation_fraction=validation_fraction,
+        loaded_checkpoint=loaded, final_loss=model.final_loss,
+        augment_shifts=None if model.augment_shifts is None else list(model.augment_shifts), validation_fraction=validation_fraction,
         validation_cells=0 if model.held_out is None else len(model.held_out),  # 0 also when the reference is too small
         reference_blend=reference_blend if validation else "none", **peak_gpu_memory.record(),
     )
@@ -357,10 +363,12 @@ def _evaluate(inputs: _Inputs, *, n_folds: int, preset: str, device: str, seed: 
     st_shared = st[:, st_idx]
     column = {name: j for j, name in enumerate(names)}
     configs: list[SpaLSTFConfig] = []
+    shifts: list[list[float]] = []
 
     def impute(st_obs: np.ndarray, ref_model: np.ndarray, observed: list[str], target: list[str], fold: int) -> np.ndarray:
-        model = SpaLSTFModel(cfg, observed, target, dev).fit(ref_model, seed=seed, verbose=verbose)
+        model = SpaLSTFModel(cfg, observed, target, dev).fit(ref_model, seed=seed, verbose=verbose, spatial_counts=st_obs)
         configs.append(model.config)
+        shifts.append(list(model.augment_shifts))
         held_out = st_shared[:, [column[g] for g in target]] if cfg.scale_genes == "all" else None
         x, _ = model.sample_model_space(st_obs, coords, seed=seed, verbose=verbose, target_counts=held_out)
         return model_to_unit(x)
@@ -368,7 +376,8 @@ def _evaluate(inputs: _Inputs, *, n_folds: int, preset: str, device: str, seed: 
     result = cross_validate(st_shared, ref[:, ref_idx], names, impute, n_folds=n_folds, seed=seed, verbose=verbose)
     per_gene = {k: v.tolist() for k, v in result["per_gene"].items()}
     timings = {**result["timings"], "total": time.perf_counter() - start}
-    params = _run_record(configs[0], dev, seed, preset=preset_name, n_folds=n_folds, **peak_gpu_memory.record())
+    params = _run_record(configs[0], dev, seed, preset=preset_name, n_folds=n_folds, augment_shifts=shifts,
+                         **peak_gpu_memory.record())
     return {
         "per_gene": per_gene, "summary": result["summary"], "imputed": result["imputed"], "genes": names,
         "params": params, "timings": timings, "versions": package_versions(),

@@ -19,7 +19,7 @@ import torch
 from .._utils import StageTimer, mixed_precision, package_versions, progress, randn, torch_generator
 from ..diffusion import DDIMSampler, DDPMSampler, NoiseSchedule, Sampler, sample
 from ._config import SpaLSTFConfig, check_sampling_settings
-from ._data import augment, default_shifts, expression_order, normalize, rescale, spatial_order, to_lognorm
+from ._data import augment, augment_shifts, expression_order, normalize, rescale, spatial_order, to_lognorm
 from ._denoiser import SpaLSTFDenoiser
 
 
@@ -109,6 +109,7 @@ class SpaLSTFModel:
         self.schedule = NoiseSchedule.cosine(self.config.num_timesteps)
         self.history: list[dict[str, float]] = []
         self.held_out: np.ndarray | None = None
+        self.augment_shifts: tuple[float, ...] | None = None  # the reference copies' count shifts; set by fit()
         self.timer = StageTimer()
         self.trained = False
 
@@ -187,7 +188,8 @@ class SpaLSTFModel:
         return torch.from_numpy(x).to(self.device), torch.from_numpy(self._condition(x)).to(self.device)
 
     def fit(
-        self, ref_counts: np.ndarray, *, seed: int = 0, verbose: bool = True, held_out: np.ndarray | None = None
+        self, ref_counts: np.ndarray, *, seed: int = 0, verbose: bool = True, held_out: np.ndarray | None = None,
+        spatial_counts: np.ndarray | None = None,
     ) -> "SpaLSTFModel":
         """Train on reference counts (cells x genes in model order).
 
@@ -202,13 +204,17 @@ class SpaLSTFModel:
             uses ``seed + 1000 * m``).
         verbose
             Show a progress bar over epochs.
+        spatial_counts
+            Raw counts of the observed genes of the spatial cells; read only with ``augment=None``, which
+            decides from them whether the reference copies are shifted (:func:`augment_shifts`).
         """
         cfg = self.config
         self.held_out = None if held_out is None else np.asarray(held_out, dtype=np.int64)
         if self.held_out is not None:
             ref_counts = np.delete(ref_counts, self.held_out, axis=0)
         with self.timer("preprocess"):
-            counts = augment(ref_counts, default_shifts(ref_counts.shape[1])) if cfg.augment else ref_counts
+            self.augment_shifts = augment_shifts(cfg.augment, ref_counts.shape[1], ref_counts[:, : self.n_observed], spatial_counts)
+            counts = augment(ref_counts, self.augment_shifts) if len(self.augment_shifts) > 1 else ref_counts
             x0_np = self._training_space(counts)
             rank = None
             if cfg.cell_order != "file":
@@ -411,6 +417,7 @@ class SpaLSTFModel:
             "target": self.target,
             "history": self.history,
             "held_out": None if self.held_out is None else self.held_out.tolist(),
+            "augment_shifts": None if self.augment_shifts is None else list(self.augment_shifts),
             "versions": package_versions(),
             "state_dicts": [{k: v.detach().cpu() for k, v in net.state_dict().items()} for net in self.nets],
         }
@@ -444,5 +451,7 @@ class SpaLSTFModel:
         model.history = list(state["history"])
         held_out = state.get("held_out")
         model.held_out = None if held_out is None else np.asarray(held_out, dtype=np.int64)
+        shifts = state.get("augment_shifts")  # None in checkpoints written before it was recorded
+        model.augment_shifts = None if shifts is None else tuple(float(v) for v in shifts)
         model.trained = True
         return model
