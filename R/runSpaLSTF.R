@@ -25,9 +25,14 @@
 #' @param validationFraction Share of the reference cells (at most 2000) left out of training, on
 #'   which every imputed gene is scored: a number in `[0, 0.5]`; 0 trains on every cell and
 #'   scores nothing, as does a reference too small to give 30 held-out and 30 training cells.
-#' @param referenceBlend `"none"` (the method) or `"validated"`: each imputed gene becomes
-#'   `w * model + (1 - w) * mean of the 50 nearest reference cells`, with `w` in
-#'   `0, 0.1, ..., 1` chosen per gene on the held-out reference cells.
+#' @param referenceBlend `"auto"`, `"none"` (the method) or `"validated"`. `"validated"`: each
+#'   imputed gene becomes `w * model + (1 - w) * mean of the 50 nearest reference cells`, with `w`
+#'   in `0, 0.1, ..., 1` chosen per gene on the held-out reference cells. `"auto"`: `"validated"`
+#'   when the held-out cells can stand for the spatial cells, that is when the spatial cells lie at
+#'   most 1.5 times as far from their nearest reference cells as the held-out reference cells do
+#'   (about 1 for data from the reference's own platform, far above for smFISH against
+#'   scRNA-seq), else `"none"`. The metadata's `params` record the ratio
+#'   (`reference_distance_ratio`) and whether the blend was applied (`blended`).
 #' @param name Name under which the results are stored. Results replace only those of an earlier
 #'   SpaLSTF run of that name (its metadata says so), never other data: a name taken by anything
 #'   else stops the run before any work. For Seurat, `name` must be kept as it is by Seurat (a
@@ -74,7 +79,7 @@ NULL
 ## coordinates, and the reference. It is the "ANY" method; the object methods call it.
 .runSpaLSTFCore <- function(x, reference, genes = NULL, referenceAssay = NULL, coords = NULL,
     sampleId = NULL, preset = "auto", device = "auto", seed = 0L, checkpoint = NULL,
-    validationFraction = 0.1, referenceBlend = "none", name = "SpaLSTF",
+    validationFraction = 0.1, referenceBlend = "auto", name = "SpaLSTF",
     BPPARAM = BiocParallel::SerialParam(), verbose = TRUE, ...) {
     st <- .spatialInput(x, coords, sampleId)
     ref <- .referenceCounts(reference, referenceAssay)
@@ -82,8 +87,8 @@ NULL
     .checkString(name, "name")
     .assert(checkmate::check_number(validationFraction, lower = 0, upper = 0.5), "validationFraction",
         "a number in [0, 0.5] (0 turns the validation off)")
-    .assert(checkmate::check_choice(referenceBlend, c("none", "validated")), "referenceBlend",
-        "\"none\" or \"validated\"")
+    .assert(checkmate::check_choice(referenceBlend, c("auto", "none", "validated")), "referenceBlend",
+        "\"auto\", \"none\" or \"validated\"")
     settings <- .checkRunSettings(preset, device, seed, verbose)
     if (!is.null(checkpoint)) checkpoint <- .checkString(checkpoint, "checkpoint")
     engineArgs <- .engineOverrides(list(...), .SPALSTF_ARGS)

@@ -24,8 +24,10 @@ Usage (from the repository root)::
 
 One row per method and seed: median scores, wall time, the process's peak resident memory so far and the
 1-minute load average (figures taken beside other jobs are upper bounds); for SpaLSTF also the median
-held-out validation scores of the model and of the neighbour average, and the mean blend weight.
-``--blend-too`` adds ``reference_blend="validated"`` on the same trained model (its time is sampling only).
+held-out validation scores of the model and of the neighbour average, the mean blend weight, whether the
+neighbour blend was applied and the spatial cells' distance ratio to the reference. ``--blends`` lists the
+``reference_blend`` values to score (default ``auto``, the default of ``spalstf()``); the second and later
+ones reuse the first one's trained model (their time is sampling only).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from spatialdiffusion.cli import parse_setting
 from spatialdiffusion.metrics import gene_scores
 from spatialdiffusion.spalstf import spalstf
 from spatialdiffusion.spalstf._data import as_counts, normalize, to_lognorm
-from spatialdiffusion.spalstf._validation import neighbour_average
+from spatialdiffusion.spalstf._validation import REFERENCE_BLENDS, neighbour_average
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 OSMFISH_HELD_OUT = ["Gad2", "Vip", "Rorb", "Syt6", "Gfap", "Plp1", "Mfge8", "Pdgfra", "Flt1", "Tbr1"]
@@ -148,8 +150,8 @@ def main() -> None:
     parser.add_argument("--preset", default="fast")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="SpaLSTF setting override")
     parser.add_argument("--label", default=None, help="method label in the table (default: the preset and settings)")
-    parser.add_argument("--blend-too", action="store_true",
-                        help="also score reference_blend='validated' on the same trained model (loaded from a checkpoint)")
+    parser.add_argument("--blends", nargs="+", choices=REFERENCE_BLENDS, default=["auto"],
+                        help="reference_blend values to score; later ones reuse the first one's trained model")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -162,17 +164,17 @@ def main() -> None:
     for seed in args.seeds:
         with tempfile.TemporaryDirectory() as tmp:
             checkpoint = str(Path(tmp) / "spalstf.pt")
-            for blend in ("none", "validated") if args.blend_too else ("none",):
+            for blend in args.blends:
                 start = time.perf_counter()
                 result = spalstf(task.panel, task.reference, genes=task.targets, copy=True, preset=args.preset, seed=seed,
                                  device="cpu", verbose=False, checkpoint=checkpoint, reference_blend=blend, **overrides)
                 imputed = result.obsm["spalstf"][task.targets].to_numpy()
-                validation = result.uns["spalstf"]["validation"]
-                rows.append({**score_row(task, label + (" + validated blend" if blend != "none" else ""), seed, imputed,
-                                         time.perf_counter() - start),
+                validation, params = result.uns["spalstf"]["validation"], result.uns["spalstf"]["params"]
+                rows.append({**score_row(task, f"{label} reference_blend={blend}", seed, imputed, time.perf_counter() - start),
                              "validation_spcc": round(float(validation["validation_spcc"].median()), 4),
                              "neighbour_validation_spcc": round(float(validation["neighbour_validation_spcc"].median()), 4),
-                             "mean_model_weight": round(float(validation["model_weight"].mean()), 3)})
+                             "mean_model_weight": round(float(validation["model_weight"].mean()), 3),
+                             "blended": bool(params["blended"]), "reference_distance_ratio": params["reference_distance_ratio"]})
                 print(rows[-1], flush=True)
     table = pd.DataFrame(rows)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ import functools
 import importlib.metadata
 import platform
 import random
+import sys
 import time
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Callable, Iterable, Iterator, TypeVar
@@ -255,6 +256,12 @@ def package_versions() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
+
+
+def inform(message: str, *, verbose: bool) -> None:
+    """Write ``message`` to standard error (above any progress bar) unless ``verbose`` is false."""
+    if verbose:
+        tqdm.write(message, file=sys.stderr)
 
 
 def progress(iterable: Iterable[T], *, desc: str, verbose: bool, total: int | None = None) -> Iterator[T]:

@@ -24,6 +24,8 @@ from spatialdiffusion.spalstf._data import (
 )
 from spatialdiffusion.spalstf._denoiser import SpaLSTFDenoiser
 from spatialdiffusion.spalstf._stages import SpaLSTFModel, _lr_decay, diffusion_loss, gaussian_moment_kl
+from spatialdiffusion.spalstf._validation import (DISTANCE_CELLS, MAX_BLEND_DISTANCE_RATIO, reference_distance_ratio,
+                                                 split_reference)
 
 
 
@@ -585,25 +587,63 @@ def test_imputed_genes_carry_held_out_validation_scores(tmp_path):
     st, genes = _toy(60)
     ref, _ = _toy(400, seed=1)
     kw = dict(genes=["G0", "G1"], device="cpu", verbose=False, seed=0, **TINY)
-    out = spalstf_arrays(st, genes, ref, genes, **kw)
+    out = spalstf_arrays(st, genes, ref, genes, reference_blend="none", **kw)
     table = out["validation"]
     assert table["gene"] == ["G0", "G1"] and table["model_weight"] == [1.0, 1.0]
     assert all(-1 <= v <= 1 for v in table["validation_spcc"] + table["neighbour_validation_spcc"])
     assert out["params"]["validation_cells"] == 40 and out["params"]["reference_blend"] == "none"
+    assert not out["params"]["blended"] and out["params"]["reference_distance_ratio"] is None
     assert out["timings"]["validation"] > 0
     blended = spalstf_arrays(st, genes, ref, genes, reference_blend="validated", **kw)
     weights = np.array(blended["validation"]["model_weight"])
-    assert np.all((weights >= 0) & (weights <= 1)) and blended["params"]["reference_blend"] == "validated"
+    assert np.all((weights >= 0) & (weights <= 1)) and blended["params"]["blended"]
     assert np.array_equal(blended["validation"]["validation_spcc"], table["validation_spcc"])  # same model, same held-out cells
     none = spalstf_arrays(st, genes, ref, genes, validation_fraction=0, **kw)
-    assert none["validation"] is None and none["params"]["validation_cells"] == 0
+    assert none["validation"] is None and none["params"]["validation_cells"] == 0 and not none["params"]["blended"]
     ckpt = str(tmp_path / "m.pt")
-    first = spalstf_arrays(st, genes, ref, genes, checkpoint=ckpt, **kw)
-    again = spalstf_arrays(st, genes, ref, genes, checkpoint=ckpt, **kw)
+    first = spalstf_arrays(st, genes, ref, genes, checkpoint=ckpt, reference_blend="none", **kw)
+    again = spalstf_arrays(st, genes, ref, genes, checkpoint=ckpt, reference_blend="none", **kw)
     assert again["params"]["loaded_checkpoint"] and again["validation"] == first["validation"] == table
     with pytest.warns(UserWarning, match="held out reference cells this reference does not have"):
         fewer = spalstf_arrays(st, genes, ref[:100], genes, checkpoint=ckpt, **kw)
     assert fewer["validation"] is None
+
+
+def _other_profile(n_cells: int) -> np.ndarray:
+    """Counts unlike :func:`_toy`'s: half the genes nearly absent, the other half high."""
+    means = np.r_[3.0, 3.0, [0.1] * 5, [20.0] * 5]
+    return np.random.default_rng(2).poisson(means, (n_cells, 12)).astype(np.float32)
+
+
+def test_auto_blend_follows_the_spatial_cells_distance_to_the_reference(capsys):
+    """Spatial cells drawn like the reference are blended as "validated" would; cells far from every reference
+    cell keep the model's output, exactly as with "none"."""
+    st, genes = _toy(60)
+    ref, _ = _toy(400, seed=1)
+    far = _other_profile(60)
+    kw = dict(genes=["G0", "G1"], device="cpu", seed=0, **TINY)
+    auto = spalstf_arrays(st, genes, ref, genes, verbose=True, **kw)
+    assert auto["params"]["reference_blend"] == "auto" and auto["params"]["blended"]
+    assert auto["params"]["reference_distance_ratio"] < MAX_BLEND_DISTANCE_RATIO
+    assert "blended with the mean of its 50 nearest reference cells" in capsys.readouterr().err
+    validated = spalstf_arrays(st, genes, ref, genes, verbose=False, reference_blend="validated", **kw)
+    assert np.array_equal(auto["imputed"], validated["imputed"])
+    kept = spalstf_arrays(far, genes, ref, genes, verbose=False, **kw)
+    assert not kept["params"]["blended"] and kept["params"]["reference_distance_ratio"] > MAX_BLEND_DISTANCE_RATIO
+    assert kept["validation"]["model_weight"] == [1.0, 1.0]
+    model_only = spalstf_arrays(far, genes, ref, genes, verbose=False, reference_blend="none", **kw)
+    assert np.array_equal(kept["imputed"], model_only["imputed"])
+
+
+def test_reference_distance_ratio_is_one_for_reference_like_cells():
+    ref, _ = _toy(600, seed=1)
+    held = split_reference(len(ref), 0.2, 0)
+    like = _toy(300, seed=5)[0]
+    assert reference_distance_ratio(like, ref, held, 12, 20, 0) == pytest.approx(1.0, abs=0.15)
+    shifted = _other_profile(300)
+    assert reference_distance_ratio(shifted, ref, held, 12, 20, 0) > 2 * MAX_BLEND_DISTANCE_RATIO
+    many = _toy(DISTANCE_CELLS + 500, seed=6)[0]  # a sample of the spatial cells is measured
+    assert reference_distance_ratio(many, ref, held, 12, 20, 0) == pytest.approx(1.0, abs=0.15)
 
 
 @pytest.mark.parametrize("kwargs, error, message", [

@@ -14,6 +14,7 @@ from spatialdiffusion.io import spatial_coordinates
 from spatialdiffusion.metrics import gene_scores
 from spatialdiffusion.spalstf import evaluate_spalstf, evaluate_spalstf_arrays, spalstf
 from spatialdiffusion.spalstf._data import augment_shifts, expression_order, reference_lognorm_maxabs
+from spatialdiffusion.spalstf._validation import MAX_BLEND_DISTANCE_RATIO, reference_distance_ratio, split_reference
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 
@@ -106,3 +107,19 @@ def test_augment_decision_on_real_assays(shared_file):
     assert augment_shifts(None, 33, allen, osm) == (0.0, 10.0)
     bz9, bz5 = observed(ad.read_h5ad(shared_file("starmap_mpfc/BZ9.h5ad")), ad.read_h5ad(shared_file("starmap_mpfc/BZ5.h5ad")))
     assert augment_shifts(None, 166, bz5, bz9) == (0.0, 0.0, 0.0)
+
+
+def test_auto_blend_decision_on_real_assays(shared_file):
+    """``reference_blend="auto"`` keeps the model for osmFISH against the Allen reference (far from every
+    reference cell) and blends for STARmap against STARmap (as close as held-out reference cells)."""
+    import anndata as ad
+
+    def ratio(spatial: str, reference: str) -> float:
+        st, ref = ad.read_h5ad(shared_file(spatial)), ad.read_h5ad(shared_file(reference))
+        shared = [g for g in st.var_names if g in set(ref.var_names)]
+        dense = lambda a: np.asarray(a[:, shared].X.todense() if hasattr(a.X, "todense") else a[:, shared].X, dtype=np.float32)
+        ref_counts = dense(ref)
+        return reference_distance_ratio(dense(st), ref_counts, split_reference(len(ref_counts), 0.1, 0), len(shared), 50, 0)
+
+    assert ratio("osmfish/st_osmfish_33genes.h5ad", "osmfish/sc_allen_33genes.h5ad") > 2 * MAX_BLEND_DISTANCE_RATIO
+    assert 0.8 < ratio("starmap_mpfc/BZ9.h5ad", "starmap_mpfc/BZ5.h5ad") < MAX_BLEND_DISTANCE_RATIO

@@ -50,6 +50,11 @@ test_that("runSpaLSTF imputes held-out osmFISH genes better than a kNN baseline"
     expect_identical(rownames(scores), hidden)
     expect_identical(colnames(scores), c("validationSPCC", "neighbourValidationSPCC", "modelWeight"))
     expect_true(all(abs(scores$validationSPCC) <= 1) && all(scores$modelWeight == 1))
+    ## osmFISH cells lie far from every SMART-seq cell, so the default referenceBlend = "auto" keeps
+    ## the model's imputation
+    expect_identical(md$params$reference_blend, "auto")
+    expect_false(md$params$blended)
+    expect_gt(md$params$reference_distance_ratio, 1.5)
     expect_identical(md$validation$gene, hidden)
     expect_equal(md$params$validation_cells, round(0.1 * ncol(ref)))
     stripped <- out
@@ -131,7 +136,7 @@ test_that("runSpaLSTF checks the validation arguments before any work", {
     expect_error(runSpaLSTF(st, ex$reference, genes = "Gad2", validationFraction = 0.7),
         "validationFraction.*must be a number in \\[0, 0.5\\]")
     expect_error(runSpaLSTF(st, ex$reference, genes = "Gad2", referenceBlend = "knn"),
-        "referenceBlend.*must be \"none\" or \"validated\"")
+        "referenceBlend.*must be \"auto\", \"none\" or \"validated\"")
     expect_error(runSpaLSTF(st, ex$reference, genes = "Gad2", validation_fraction = 0.2),
         "validationFraction")
 })

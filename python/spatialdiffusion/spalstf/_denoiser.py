@@ -225,7 +225,15 @@ class SpaLSTFDenoiser(nn.Module):
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """Predict the noise in ``x_t`` (cells x genes) at timesteps ``t`` given the condition ``cond``."""
-        c = self.time(t) + self.cond(cond)
+        return self.denoise_embedded(x_t, t, self.cond(cond))
+
+    def denoise_embedded(self, x_t: torch.Tensor, t: torch.Tensor, cond_embedding: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` with the condition already embedded (``self.cond(cond)``, cells x hidden).
+
+        The embedding depends on the condition alone, so sampling, which calls the network at every step
+        of every draw on the same cells, computes it once per cell batch.
+        """
+        c = self.time(t) + cond_embedding
         x = self.inp(x_t)
         for block in self.blocks:
             x = block(x, c)

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .._utils import (PeakGPUMemory, check_flag, check_key, check_positive_int, check_precision, check_seed, package_versions,
+from .._utils import (PeakGPUMemory, check_flag, check_key, check_positive_int, check_precision, check_seed, inform, package_versions,
                       resolve_device, restores_global_rng, seed_everything)
 from ..io import check_key_added, coordinates_of, counts_of
 from ..checks import check_coords, check_gene_list, check_unique_genes
@@ -33,8 +33,8 @@ from ._config import SAMPLING_SETTINGS, SpaLSTFConfig, spalstf_config
 from ._data import as_counts, check_shared, model_to_unit, plan_genes, shared_genes
 from ._evaluate import cross_validate
 from ._stages import SpaLSTFModel
-from ._validation import (BLEND_NEIGHBOURS, check_reference_blend, check_validation_fraction, neighbour_average,
-                          split_reference, validate)
+from ._validation import (BLEND_NEIGHBOURS, MAX_BLEND_DISTANCE_RATIO, check_reference_blend, check_validation_fraction,
+                          neighbour_average, reference_distance_ratio, split_reference, validate)
 
 
 class _Inputs(NamedTuple):
@@ -180,7 +180,7 @@ def spalstf_arrays(
     checkpoint: str | None = None,
     n_top_genes: int = 2000,
     validation_fraction: float = 0.1,
-    reference_blend: str = "none",
+    reference_blend: str = "auto",
     **overrides: Any,
 ) -> dict:
     """Impute reference genes for every spatial cell (array-level core of :func:`spalstf`).
@@ -221,14 +221,19 @@ def spalstf_arrays(
     reference_blend
         ``"none"`` (the method): the model's imputation. ``"validated"``: per gene,
         ``w * model + (1 - w) * mean of the 50 nearest reference cells``, with ``w`` in ``{0, 0.1, ..., 1}``
-        chosen on the held-out reference cells (reported as ``model_weight``).
+        chosen on the held-out reference cells (reported as ``model_weight``). ``"auto"``: ``"validated"``
+        when the held-out cells can stand for the spatial cells, i.e. when the spatial cells lie at most
+        1.5 times as far from their nearest reference cells as the held-out reference cells do
+        (``params['reference_distance_ratio']``; about 1 for data from the reference's own platform, far
+        above for smFISH against scRNA-seq), else ``"none"``; ``params['blended']`` says which.
     **overrides
         Any :class:`~spatialdiffusion.spalstf.SpaLSTFConfig` field (``epochs``, ``sampler``, ...).
 
     Returns
     -------
     dict
-        ``imputed`` (float32, spatial cells x genes, ``log1p(1e4 * count / observed-gene library)``),
+        ``imputed`` (float32, spatial cells x genes, ``log1p(1e4 * count / observed-gene library)``; blended
+        with the reference neighbours when ``params['blended']``),
         ``genes`` (reference spelling), ``validation`` (equal-length lists ``gene, validation_spcc,
         neighbour_validation_spcc, model_weight``: the Spearman correlation of the imputation with the
         measured values on the held-out reference cells, the same for the reference-neighbour average, and
@@ -274,12 +279,21 @@ def _impute(
     model, loaded = _train_or_load(cfg, plan.observed, plan.target, ref_model, dev, seed, verbose, checkpoint, held_out,
                                    st_observed)
     imputed = model.impute(st_observed, coords, seed=seed, verbose=verbose)
-    validation = None
+    validation, distance_ratio, blended = None, None, False
     if model.held_out is not None:
         validation_start = time.perf_counter()
+        if reference_blend == "auto":
+            distance_ratio = reference_distance_ratio(st_observed, ref_model, model.held_out, model.n_observed,
+                                                      BLEND_NEIGHBOURS, seed)
+        blended = reference_blend == "validated" or (distance_ratio is not None and distance_ratio <= MAX_BLEND_DISTANCE_RATIO)
         validation = validate(lambda obs: model.impute(obs, None, seed=seed, verbose=False), ref_model, model.held_out,
-                              model.n_observed, plan.target, k=BLEND_NEIGHBOURS, blend=reference_blend)
-        if reference_blend == "validated":
+                              model.n_observed, plan.target, k=BLEND_NEIGHBOURS, blend="validated" if blended else "none")
+        if blended:
+            if reference_blend == "auto":
+                inform(f"SpaLSTF: the spatial cells lie as close to the reference as its held-out cells (distance ratio "
+                       f"{distance_ratio:.2f}), so each gene is blended with the mean of its {BLEND_NEIGHBOURS} nearest "
+                       "reference cells at the weight validated on them (`model_weight`); reference_blend='none' keeps "
+                       "the model's output alone.", verbose=verbose)
             training_cells = np.delete(ref_model, model.held_out, axis=0)
             neighbours = neighbour_average(st_observed, training_cells, model.n_observed, BLEND_NEIGHBOURS)
             imputed = (validation.model_weight * imputed + (1 - validation.model_weight) * neighbours).astype(np.float32)
@@ -291,7 +305,8 @@ def _impute(
         loaded_checkpoint=loaded, final_loss=model.final_loss,
         augment_shifts=None if model.augment_shifts is None else list(model.augment_shifts), validation_fraction=validation_fraction,
         validation_cells=0 if model.held_out is None else len(model.held_out),  # 0 also when the reference is too small
-        reference_blend=reference_blend if validation else "none", **peak_gpu_memory.record(),
+        reference_blend=reference_blend, blended=blended,
+        reference_distance_ratio=None if distance_ratio is None else round(distance_ratio, 4), **peak_gpu_memory.record(),
     )
     return {"imputed": imputed, "genes": plan.target, "validation": validation.to_dict() if validation else None,
             "params": params, "timings": timings, "versions": package_versions()}
@@ -419,7 +434,7 @@ def spalstf(
     checkpoint: str | None = None,
     n_top_genes: int = 2000,
     validation_fraction: float = 0.1,
-    reference_blend: str = "none",
+    reference_blend: str = "auto",
     verbose: bool = True,
     **overrides: Any,
 ) -> ad.AnnData | None:

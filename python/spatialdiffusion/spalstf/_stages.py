@@ -347,21 +347,33 @@ class SpaLSTFModel:
                 net.eval()
                 gen = torch_generator(member_seed(seed, member), self.device)
                 jitter_rng = np.random.default_rng(member_seed(seed, member))
+                embedded = self._embed_condition(net, cond) if cfg.sample_jitter == 0 else None
                 for _ in range(cfg.n_samples):
-                    if cfg.sample_jitter == 0:
-                        total += self._draw(net, sampler, cond, gen, verbose)
+                    if embedded is not None:
+                        total += self._draw(net, sampler, cond, embedded, gen, verbose)
                     else:
                         total += self._jittered_draw(net, sampler, ordered_counts, ordered_scale, gen, jitter_rng, verbose)
         x = (total / (cfg.n_samples * cfg.n_models)).cpu().numpy()[inverse]
         return x[:, self.n_observed :], scale
 
-    def _draw(self, net: SpaLSTFDenoiser, sampler: Sampler, cond: torch.Tensor, gen: torch.Generator, verbose: bool) -> torch.Tensor:
-        """One sample of every cell from pure noise, conditioned on (and keeping the observed genes of) ``cond``."""
+    def _embed_condition(self, net: SpaLSTFDenoiser, cond: torch.Tensor) -> list[torch.Tensor]:
+        """``net``'s condition embedding of ``cond``, one tensor per cell batch of :meth:`_draw`."""
+        with torch.no_grad(), mixed_precision(self.config.precision, self.device):
+            return [net.cond(cond[p]) for p in _chunks(len(cond), self.config.batch_size)]
+
+    def _draw(
+        self, net: SpaLSTFDenoiser, sampler: Sampler, cond: torch.Tensor, embedded: list[torch.Tensor], gen: torch.Generator,
+        verbose: bool,
+    ) -> torch.Tensor:
+        """One sample of every cell from pure noise, conditioned on (and keeping the observed genes of) ``cond``.
+
+        ``embedded`` is ``cond``'s embedding by :meth:`_embed_condition`.
+        """
         parts = _chunks(len(cond), self.config.batch_size)
 
         def denoise(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             with mixed_precision(self.config.precision, self.device):
-                return torch.cat([net(x_t[p], t[p], cond[p]).float() for p in parts], dim=0)
+                return torch.cat([net.denoise_embedded(x_t[p], t[p], e).float() for p, e in zip(parts, embedded)], dim=0)
 
         x_start = randn(tuple(cond.shape), gen, self.device)
         return sample(denoise, sampler, x_start, generator=gen, known=cond, known_mask=self._mask(), verbose=verbose, desc="SpaLSTF sampling")
@@ -382,7 +394,8 @@ class SpaLSTFModel:
         ``(lib, max)``; the draw is made on the jittered cells' scale and re-expressed on ``scale``.
         """
         x, draw_scale = normalize(self._with_capture_factors(counts, self.config.sample_jitter, rng), self._n_scale_genes)
-        draw = self._draw(net, sampler, torch.from_numpy(self._condition(x)).to(self.device), gen, verbose)
+        cond = torch.from_numpy(self._condition(x)).to(self.device)
+        draw = self._draw(net, sampler, cond, self._embed_condition(net, cond), gen, verbose)
         return torch.from_numpy(rescale(draw.cpu().numpy(), draw_scale, scale)).to(self.device)
 
     def with_sampling(self, **settings: Any) -> "SpaLSTFModel":

@@ -9,6 +9,11 @@ the spatial assay.
 
 With ``reference_blend="validated"`` the imputation of each gene becomes ``w * model + (1 - w) * neighbours``,
 ``w`` in ``{0, 0.1, ..., 1}`` chosen per gene to maximise that held-out correlation (:func:`blend_weights`).
+``reference_blend="auto"`` does so only when the held-out cells can speak for the spatial cells: when the
+spatial cells lie as close to the reference as the held-out reference cells do
+(:func:`reference_distance_ratio` at most :data:`MAX_BLEND_DISTANCE_RATIO`). Across platforms (smFISH
+against scRNA-seq) the spatial cells lie far from every reference cell, the neighbour average carries the
+platform's shift, and the model's output is kept.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
+from sklearn.neighbors import NearestNeighbors
 
 from .._utils import check_positive_int
 from ..metrics.imputation import spcc
@@ -29,7 +35,13 @@ MIN_VALIDATION_CELLS = 30
 """Fewer held-out cells (or fewer left to train on) than this and no validation is run."""
 BLEND_NEIGHBOURS = 50
 """Reference cells averaged by the neighbour estimate that the validation scores and the blend uses."""
-REFERENCE_BLENDS = ("none", "validated")
+REFERENCE_BLENDS = ("auto", "none", "validated")
+MAX_BLEND_DISTANCE_RATIO = 1.5
+"""``reference_blend="auto"`` blends only up to this :func:`reference_distance_ratio`. Held-out reference
+cells have ratio 1 by construction; spatial data from the reference's own platform stays close to it (0.99
+for STARmap, 1.01 for Visium in ``benchmarks/RESULTS.md``), smFISH against scRNA-seq lies far above it (3.7)."""
+DISTANCE_CELLS = 2000
+"""At most this many spatial cells (drawn with the run's seed) enter :func:`reference_distance_ratio`."""
 BLEND_GRID = np.round(np.linspace(0.0, 1.0, 11), 2)
 
 ImputeHeldOut = Callable[[np.ndarray], np.ndarray]
@@ -52,7 +64,8 @@ def check_validation_fraction(fraction: object) -> float:
 
 
 def check_reference_blend(blend: object, fraction: float) -> str:
-    """``reference_blend`` checked against :data:`REFERENCE_BLENDS`; ``"validated"`` needs held-out cells."""
+    """``reference_blend`` checked against :data:`REFERENCE_BLENDS`; ``"validated"`` needs held-out cells
+    (``"auto"`` without them keeps the model's output)."""
     if blend not in REFERENCE_BLENDS:
         raise ValueError(f"`reference_blend` must be one of {REFERENCE_BLENDS}, got {blend!r}.")
     if blend == "validated" and fraction == 0:
@@ -94,6 +107,45 @@ def neighbour_average(observed_counts: np.ndarray, ref_counts: np.ndarray, n_obs
     unit = knn_imputer(k)(observed_counts, ref_counts, names[:n_observed], names[n_observed:], 0)
     _, scale = normalize(observed_counts, n_observed)
     return (unit * scale[:, 1:2]).reshape(len(observed_counts), n_target)
+
+
+def reference_distance_ratio(
+    observed_counts: np.ndarray, ref_counts: np.ndarray, held_out: np.ndarray, n_observed: int, k: int, seed: int
+) -> float:
+    """How far the spatial cells lie from the reference, relative to the reference's own held-out cells.
+
+    For each cell, the mean Euclidean distance to its ``k`` nearest training reference cells over the
+    observed genes (model space, as the neighbour average); the ratio of the median over spatial cells (at
+    most :data:`DISTANCE_CELLS`, drawn with ``seed``) to the median over the held-out reference cells. About
+    1 when the spatial cells are like reference cells the model never saw; well above 1 when the spatial
+    assay differs from the reference's platform.
+
+    Parameters
+    ----------
+    observed_counts
+        Spatial cells x observed genes, raw counts.
+    ref_counts
+        All reference cells x (observed, then target genes), raw counts, in model order.
+    held_out
+        Indices of the held-out reference cells (not trained on).
+    n_observed
+        Number of observed genes.
+    k
+        Neighbours (capped at the number of training cells).
+    seed
+        Seeds the draw of spatial cells.
+    """
+    train = np.setdiff1d(np.arange(len(ref_counts)), held_out)
+    if len(observed_counts) > DISTANCE_CELLS:
+        observed_counts = observed_counts[np.random.default_rng(seed).choice(len(observed_counts), DISTANCE_CELLS, replace=False)]
+
+    def model_space(counts: np.ndarray) -> np.ndarray:
+        return normalize(counts[:, :n_observed], n_observed)[0]
+
+    index = NearestNeighbors(n_neighbors=min(k, len(train))).fit(model_space(ref_counts[train]))
+    spatial = index.kneighbors(model_space(observed_counts))[0].mean(axis=1)
+    held = index.kneighbors(model_space(ref_counts[held_out]))[0].mean(axis=1)
+    return float(np.median(spatial) / max(float(np.median(held)), 1e-12))
 
 
 @dataclass(frozen=True)
