@@ -7,6 +7,8 @@ Usage (from the repository root, with the project's .venv)::
 
 ``--sizes`` lists the numbers of copies k laid out on a grid, each copy's coordinates shifted past the
 previous one's (:func:`tiles.tile_slice`); the counts are the real ones and obs names get a ``-<copy>`` suffix.
+``--set KEY=VALUE`` (repeatable) passes an engine setting to every size: ``--set diffusion=none`` times the other
+DiffusionST stages and their memory alone.
 
 - ``--method diffusionst`` (default): copies of DLPFC 151673 (1, 4, 16, 64 give about 3.6k, 15k, 58k and 233k
   spots), ``obs['layer_guess_reordered']`` (scored) and ``obs['sum_umi']`` (the library sizes) kept. Each size
@@ -44,6 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from diffusionst_dlpfc import DATA  # noqa: E402  (the benchmarks share their data location)
 from tiles import tile_slice  # noqa: E402
 
+from spatialdiffusion.cli import parse_setting  # noqa: E402
+
 SLICE = "151673"
 LABELS, LIBRARY = "layer_guess_reordered", "sum_umi"
 EXPONENT_FROM = 10_000  # spots: the exponents are fitted from the ~15k tile up
@@ -61,31 +65,31 @@ def _current_rss_gib() -> float:
     return kib / 2**20
 
 
-def run_one(copies: int, threads: int, method: str = "diffusionst") -> dict:
-    """``method`` (``fast``) on the ``copies``-fold tile in this process; one result row."""
+def run_one(copies: int, threads: int, method: str = "diffusionst", overrides: dict | None = None) -> dict:
+    """``method`` (``fast``, with the engine settings ``overrides``) on the ``copies``-fold tile in this process; one result row."""
     import torch
 
     torch.set_num_threads(threads)
     load_start = os.getloadavg()[0]
     start = time.perf_counter()
     if method == "spalstf":
-        row = _spalstf_row(copies, start)
+        row = _spalstf_row(copies, start, overrides or {})
     else:
-        row = _diffusionst_row(copies, start)
+        row = _diffusionst_row(copies, start, overrides or {})
     return {"copies": copies, "threads": threads, **row,
             "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
             "peak_gpu_gib": torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else float("nan"),
             "load_avg_start": load_start, "load_avg_end": os.getloadavg()[0]}
 
 
-def _diffusionst_row(copies: int, start: float) -> dict:
+def _diffusionst_row(copies: int, start: float, overrides: dict) -> dict:
     from spatialdiffusion import diffusionst
     from spatialdiffusion.metrics import clustering_scores
 
     adata = tiled_slice(copies)
     build = time.perf_counter() - start
     rss_input = _current_rss_gib()
-    diffusionst(adata, 7, preset="fast", seed=0, library_size_key=LIBRARY, verbose=False)
+    diffusionst(adata, 7, preset="fast", seed=0, library_size_key=LIBRARY, verbose=False, **overrides)
     record = adata.uns["diffusionst"]
     return {
         "n_spots": adata.n_obs,
@@ -97,7 +101,7 @@ def _diffusionst_row(copies: int, start: float) -> dict:
     }
 
 
-def _spalstf_row(copies: int, start: float) -> dict:
+def _spalstf_row(copies: int, start: float, overrides: dict) -> dict:
     from spalstf_real_use import load_task
 
     from spatialdiffusion.metrics import gene_scores
@@ -108,7 +112,7 @@ def _spalstf_row(copies: int, start: float) -> dict:
     truth = np.tile(task.truth, (copies, 1))
     build = time.perf_counter() - start
     rss_input = _current_rss_gib()
-    spalstf(panel, task.reference, genes=task.targets, preset="fast", seed=0, device="cpu", verbose=False)
+    spalstf(panel, task.reference, genes=task.targets, preset="fast", seed=0, device="cpu", verbose=False, **overrides)
     record = panel.uns["spalstf"]
     imputed = panel.obsm["spalstf"][task.targets].to_numpy()
     return {
@@ -141,10 +145,14 @@ def main() -> None:
     parser.add_argument("--method", choices=("diffusionst", "spalstf"), default="diffusionst")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--out", type=Path, required=True, help="CSV written (and rewritten after each size)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="engine setting for every size, e.g. diffusion=none to time the other stages alone")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: run one size, print its row as JSON
     args = parser.parse_args()
     if args.one is not None:
-        print("ROW " + json.dumps(run_one(args.one, args.threads, args.method)), flush=True)
+        overrides = dict(parse_setting(item) for item in args.set)
+        print("ROW " + json.dumps({**run_one(args.one, args.threads, args.method, overrides), "settings": " ".join(args.set)}),
+              flush=True)
         return
     if min(args.sizes) < 1:
         parser.error("--sizes must be positive numbers of copies")
@@ -152,7 +160,8 @@ def main() -> None:
     rows = []
     for copies in args.sizes:
         proc = subprocess.run([sys.executable, __file__, "--one", str(copies), "--threads", str(args.threads),
-                               "--method", args.method, "--out", str(args.out)], capture_output=True, text=True)
+                               "--method", args.method, "--out", str(args.out), *[f"--set={item}" for item in args.set]],
+                              capture_output=True, text=True)
         lines = [line for line in proc.stdout.splitlines() if line.startswith("ROW ")]
         if proc.returncode != 0 or not lines:
             sys.stderr.write(proc.stderr[-4000:])

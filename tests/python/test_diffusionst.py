@@ -50,6 +50,21 @@ def test_enhancement_is_seeded_and_keeps_shape() -> None:
     assert np.isfinite(stats_a["mean_kept_candidate_mse"])
 
 
+def test_channels_last_generation_matches_the_default_layout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CPU generates candidates channels-last; other devices (CUDA, MPS) keep the default layout, same values."""
+    from spatialdiffusion.diffusionst import _stages
+
+    assert _stages.generation_layout(torch.device("cpu")) == torch.channels_last
+    assert _stages.generation_layout(torch.device("cuda")) == torch.contiguous_format
+    rng = np.random.default_rng(5)
+    matrix = rng.gamma(2.0, 1.0, size=(40, 60)).astype(np.float32)
+    config = diffusionst_config("fast", torch.device("cpu"), train_epochs=1, batch_size=16)[1]
+    channels_last, _ = enhance_diffusion(matrix, config, seed=3, device=torch.device("cpu"), verbose=False)
+    monkeypatch.setattr(_stages, "generation_layout", lambda device: torch.contiguous_format)
+    default, _ = enhance_diffusion(matrix, config, seed=3, device=torch.device("cpu"), verbose=False)
+    np.testing.assert_allclose(channels_last, default, rtol=1e-5, atol=1e-5)
+
+
 def test_training_steps_are_capped_and_enhancement_can_overwrite_its_input() -> None:
     rng = np.random.default_rng(2)
     matrix = rng.gamma(2.0, 1.0, size=(40, 60)).astype(np.float32)

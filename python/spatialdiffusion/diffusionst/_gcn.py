@@ -3,6 +3,10 @@
 ``z = A (X W1)`` and ``h = A (z W2)`` with ``A`` the propagation matrix of the spatial graph; three heads
 map either the reconstruction ``h`` (the released code) or the latent ``z`` to the mean, dispersion and
 dropout probability of a zero-inflated negative binomial. ``h`` is the denoised matrix handed on.
+
+``h`` is computed as ``(A z) W2``, the same product in the order that keeps the graph step on the narrow
+latent, and the reconstruction loss takes it block by block of spots (:func:`reconstruction_sse`), so that
+training holds no ``N x G`` matrix beyond the input.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import torch
 from sklearn.utils.extmath import randomized_svd
 from torch import nn
 from torch.nn import functional as F
+from torch.utils.checkpoint import checkpoint
 
 from .._utils import single_threaded_numpy
 
@@ -69,6 +74,45 @@ def propagate(propagation: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
     outside_autocast = torch.autocast(dense.device.type, enabled=False) if dense.device.type in ("cuda", "cpu") else nullcontext()
     with outside_autocast:
         return propagation @ dense.float()
+
+
+RECONSTRUCTION_BLOCK_ROWS = 2048
+"""Spots per block of the reconstruction loss and of the final reconstruction: a ``2048 x G`` block at a time."""
+
+
+def _block_sse(propagated: torch.Tensor, decoder_weight: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return (propagated @ decoder_weight - target).float().pow(2).sum()
+
+
+def reconstruction_sse(
+    propagated: torch.Tensor, decoder_weight: torch.Tensor, target: torch.Tensor, block_rows: int = RECONSTRUCTION_BLOCK_ROWS
+) -> torch.Tensor:
+    """``sum((propagated @ decoder_weight - target) ** 2)``, differentiable, ``block_rows`` spots at a time.
+
+    Each block's ``block_rows x G`` product is recomputed in the backward pass instead of being kept
+    (activation checkpointing), so memory beyond ``target`` is one block, whatever the number of spots.
+
+    Parameters
+    ----------
+    propagated
+        ``N x latent`` rows of ``A z``.
+    decoder_weight
+        ``latent x G`` decoder weight ``W2``.
+    target
+        ``N x G`` values the reconstruction ``(A z) W2`` is compared with.
+    block_rows
+        Spots per block.
+
+    Returns
+    -------
+    torch.Tensor
+        The float32 scalar sum of squared errors.
+    """
+    total = propagated.new_zeros((), dtype=torch.float32)
+    for lo in range(0, propagated.shape[0], block_rows):
+        rows = slice(lo, lo + block_rows)
+        total = total + checkpoint(_block_sse, propagated[rows], decoder_weight, target[rows], use_reentrant=False)
+    return total
 
 
 class GCNZINBAutoencoder(nn.Module):
@@ -131,18 +175,23 @@ class GCNZINBAutoencoder(nn.Module):
         Returns
         -------
         dict
-            ``latent`` (z), ``reconstruction`` (h) for all spots; ``mean``, ``dispersion``, ``dropout``
-            for ``zinb_rows``.
+            ``latent`` (z) and ``propagated`` (``A z``; the reconstruction is ``h = reconstruct(A z)``) for
+            all spots; ``mean``, ``dispersion``, ``dropout`` for ``zinb_rows``.
         """
         z = propagate(propagation, x @ self.encoder_weight)
-        h = propagate(propagation, z @ self.decoder_weight)
-        src = h if self.heads_from == "reconstruction" else z
-        if zinb_rows is not None:
-            src = src[zinb_rows]
+        propagated = propagate(propagation, z)
+        if self.heads_from == "reconstruction":
+            src = self.reconstruct(propagated if zinb_rows is None else propagated[zinb_rows])
+        else:
+            src = z if zinb_rows is None else z[zinb_rows]
         return {
             "latent": z,
-            "reconstruction": h,
+            "propagated": propagated,
             "mean": torch.exp(self.mean_head(src)).clamp(1e-5, 1e6),
             "dispersion": F.softplus(self.dispersion_head(src)).clamp(1e-4, 1e4),
             "dropout": torch.sigmoid(self.dropout_head(src)),
         }
+
+    def reconstruct(self, propagated: torch.Tensor) -> torch.Tensor:
+        """The reconstruction ``h = (A z) W2`` of the spots whose rows of ``A z`` are given."""
+        return propagated @ self.decoder_weight

@@ -15,13 +15,12 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.decomposition import PCA
-from torch.nn import functional as F
 
 from .._utils import mixed_precision, progress, randn, seeded_torch, single_threaded_numpy, torch_generator
 from ..diffusion import DDIMSampler, NoiseSchedule, sample
 from ..graph import to_torch_sparse
 from ._config import DiffusionSTConfig, unet_groups
-from ._gcn import GCNZINBAutoencoder, zinb_nll
+from ._gcn import RECONSTRUCTION_BLOCK_ROWS, GCNZINBAutoencoder, reconstruction_sse, zinb_nll
 from ._preprocess import from_images, image_side, to_images
 from ._unet import UNet
 
@@ -64,8 +63,8 @@ def denoise_gcn(
     -------
     reconstruction, losses
         ``N x G`` float32 ``h`` of the last training forward pass with a finite loss (as the reference;
-        recomputed from that pass's weights once training ends, so that no epoch holds two ``N x G``
-        reconstructions), per-epoch losses.
+        recomputed from that pass's weights once training ends, block by block of spots: training itself
+        holds no ``N x G`` matrix beyond ``features`` and ``counts``), per-epoch losses.
 
     Raises
     ------
@@ -103,11 +102,12 @@ def denoise_gcn(
         rows = None if n_zinb == n_spots else torch.randperm(n_spots, generator=generator, device=generator.device)[:n_zinb].to(device)
         with mixed_precision(config.precision, device):
             out = model(x, prop, zinb_rows=rows)
-        out = {key: value.float() for key, value in out.items()}
+            squared_error = reconstruction_sse(out["propagated"], model.decoder_weight, x)
+        heads = {key: out[key].float() for key in ("mean", "dispersion", "dropout")}
         target = zinb_x if rows is None else zinb_x[rows]
         scale = size_factor if rows is None else size_factor[rows]
-        loss = config.mse_weight * F.mse_loss(out["reconstruction"], x) + config.zinb_weight * zinb_nll(
-            target, out["mean"] * scale, out["dispersion"], out["dropout"]
+        loss = config.mse_weight * squared_error / x.numel() + config.zinb_weight * zinb_nll(
+            target, heads["mean"] * scale, heads["dispersion"], heads["dropout"]
         ).mean()
         if not torch.isfinite(loss):
             break  # keep the last finite reconstruction, as the reference implementation does
@@ -116,15 +116,19 @@ def denoise_gcn(
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
-        del out, loss  # the N x G reconstruction is not held while the next epoch makes its own
+        del out, heads, loss
     if weights is None:
         raise FloatingPointError("GCN training produced a non-finite loss at the first epoch; check the input counts.")
+    reconstruction = np.empty(tuple(x.shape), dtype=np.float32)
     with torch.inference_mode():  # that pass again, without the ZINB heads: the same operations, the same values
         for p, w in zip(model.parameters(), weights):
             p.copy_(w)
         with mixed_precision(config.precision, device):
-            reconstruction = model(x, prop, zinb_rows=torch.empty(0, dtype=torch.long, device=device))["reconstruction"]
-    return reconstruction.float().cpu().numpy(), losses
+            propagated = model(x, prop, zinb_rows=torch.empty(0, dtype=torch.long, device=device))["propagated"]
+            for lo in range(0, n_spots, RECONSTRUCTION_BLOCK_ROWS):
+                rows_of = slice(lo, lo + RECONSTRUCTION_BLOCK_ROWS)
+                reconstruction[rows_of] = model.reconstruct(propagated[rows_of]).float().cpu().numpy()
+    return reconstruction, losses
 
 
 def unet_downsampling(config: DiffusionSTConfig) -> int:
@@ -176,6 +180,15 @@ class ImageScale:
     def inverse(self, scaled: np.ndarray) -> np.ndarray:
         """``scaled`` back on the original scale."""
         return (scaled + 1) / 2 * self.width + self.low
+
+
+def generation_layout(device: torch.device) -> torch.memory_format:
+    """Memory layout of the U-Net and its images while candidates are generated.
+
+    Channels-last on the CPU, where it makes the convolutions of the narrow ``fast`` U-Net about 20% faster
+    on 2 cores (the values agree up to the last bits of float32); the default layout on other devices.
+    """
+    return torch.channels_last if device.type == "cpu" else torch.contiguous_format
 
 
 def enhance_diffusion(
@@ -275,6 +288,8 @@ def enhance_diffusion(
         optimizer.step()
         last_losses.append(loss.item())
     unet.eval()
+    layout = generation_layout(device)
+    unet = unet.to(memory_format=layout)
     sampler = DDIMSampler(schedule, config.sampling_steps)
     start = torch.full((1,), config.start_timestep, dtype=torch.long)
     kept_mse = []
@@ -282,7 +297,7 @@ def enhance_diffusion(
     with torch.inference_mode():
         for lo in progress(range(0, n, batch), desc="DiffusionST: pseudo-images", verbose=verbose):
             x0 = images_of(slice(lo, lo + batch))
-            reps = x0.repeat_interleave(config.n_candidates, dim=0)
+            reps = x0.repeat_interleave(config.n_candidates, dim=0).contiguous(memory_format=layout)
             noisy = schedule.add_noise(reps, randn(tuple(reps.shape), generator, device), start.expand(reps.shape[0]).to(device))
             candidates = sample(denoise, sampler, noisy, generator=generator, start_t=config.start_timestep) * pad_mask
             candidates = candidates.reshape(x0.shape[0], config.n_candidates, *x0.shape[1:])
