@@ -95,7 +95,7 @@ def _diffusionst_row(copies: int, start: float, overrides: dict) -> dict:
         "n_spots": adata.n_obs,
         "ari": clustering_scores(adata.obs[LABELS], adata.obs["diffusionst_domain"].to_numpy())["ari"],
         "return_enhanced": record["params"]["return_enhanced"],
-        "unet_train_steps": record["stats"]["unet_train_steps"],
+        "unet_train_steps": record["stats"].get("unet_train_steps", float("nan")),  # absent with diffusion="none"
         "time_build_tile": build, **{f"time_{k}": v for k, v in record["timings"].items()},
         "rss_input_gib": rss_input, "device": record["params"]["device"],
     }
