@@ -50,7 +50,7 @@ from spatialdiffusion.cli import parse_setting
 from spatialdiffusion.metrics import gene_scores
 from spatialdiffusion.spalstf import spalstf
 from spatialdiffusion.spalstf._data import as_counts, normalize, to_lognorm
-from spatialdiffusion.spalstf._validation import REFERENCE_BLENDS, neighbour_average
+from spatialdiffusion.spalstf._validation import REFERENCE_BLENDS, ReferenceNeighbours
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 OSMFISH_HELD_OUT = ["Gad2", "Vip", "Rorb", "Syt6", "Gfap", "Plp1", "Mfge8", "Pdgfra", "Flt1", "Tbr1"]
@@ -131,7 +131,7 @@ def knn_baseline(task: Task, k: int = KNN_NEIGHBOURS) -> np.ndarray:
     panel_genes = list(task.panel.var_names)
     st_obs = _counts(task.panel, panel_genes)
     ref_model = np.hstack([_counts(task.reference, panel_genes), _counts(task.reference, task.targets)])
-    return neighbour_average(st_obs, ref_model, len(panel_genes), k)
+    return ReferenceNeighbours(ref_model, len(panel_genes), k).average(st_obs)
 
 
 def score_row(task: Task, method: str, seed: object, imputed: np.ndarray, wall_s: float) -> dict[str, object]:

@@ -24,7 +24,7 @@ from spatialdiffusion.spalstf._data import (
 )
 from spatialdiffusion.spalstf._denoiser import SpaLSTFDenoiser
 from spatialdiffusion.spalstf._stages import SpaLSTFModel, _lr_decay, diffusion_loss, gaussian_moment_kl
-from spatialdiffusion.spalstf._validation import (DISTANCE_CELLS, MAX_BLEND_DISTANCE_RATIO, reference_distance_ratio,
+from spatialdiffusion.spalstf._validation import (DISTANCE_CELLS, MAX_BLEND_DISTANCE_RATIO, ReferenceNeighbours, reference_distance_ratio,
                                                  split_reference)
 
 
@@ -638,12 +638,30 @@ def test_auto_blend_follows_the_spatial_cells_distance_to_the_reference(capsys):
 def test_reference_distance_ratio_is_one_for_reference_like_cells():
     ref, _ = _toy(600, seed=1)
     held = split_reference(len(ref), 0.2, 0)
-    like = _toy(300, seed=5)[0]
-    assert reference_distance_ratio(like, ref, held, 12, 20, 0) == pytest.approx(1.0, abs=0.15)
-    shifted = _other_profile(300)
-    assert reference_distance_ratio(shifted, ref, held, 12, 20, 0) > 2 * MAX_BLEND_DISTANCE_RATIO
-    many = _toy(DISTANCE_CELLS + 500, seed=6)[0]  # a sample of the spatial cells is measured
-    assert reference_distance_ratio(many, ref, held, 12, 20, 0) == pytest.approx(1.0, abs=0.15)
+    neighbours = ReferenceNeighbours(np.delete(ref, held, axis=0), 12, 20)
+
+    def ratio(spatial: np.ndarray) -> float:
+        return reference_distance_ratio(neighbours, spatial, ref[held], 0)
+
+    assert ratio(_toy(300, seed=5)[0]) == pytest.approx(1.0, abs=0.15)
+    assert ratio(_other_profile(300)) > 2 * MAX_BLEND_DISTANCE_RATIO
+    assert ratio(_toy(DISTANCE_CELLS + 500, seed=6)[0]) == pytest.approx(1.0, abs=0.15)  # a sample of the spatial cells is measured
+
+
+def test_reference_neighbours_average_matches_the_knn_baseline():
+    """The blend's neighbour average is the k-fold protocol's kNN baseline, mapped back by each cell's maximum."""
+    from spatialdiffusion.spalstf._data import normalize
+    from spatialdiffusion.spalstf._evaluate import knn_imputer
+
+    ref, genes = _toy(300, seed=1)
+    st = _toy(80, seed=2)[0][:, :8]
+    average = ReferenceNeighbours(ref, 8, 15).average(st)
+    unit = knn_imputer(15)(st, ref, genes[:8], genes[8:], 0)
+    assert average.shape == (80, 4) and np.all(average >= 0)
+    np.testing.assert_allclose(average, unit * normalize(st, 8)[1][:, 1:2], rtol=1e-6)
+    brute = np.argsort(((normalize(st, 8)[0][:, None] - normalize(ref, 8)[0][None, :, :8]) ** 2).sum(-1), axis=1)[:, :15]
+    np.testing.assert_allclose(ReferenceNeighbours(ref, 8, 15).average_model_space(st),
+                               normalize(ref, 8)[0][:, 8:][brute].mean(axis=1), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("kwargs, error, message", [

@@ -14,7 +14,7 @@ from spatialdiffusion.io import spatial_coordinates
 from spatialdiffusion.metrics import gene_scores
 from spatialdiffusion.spalstf import evaluate_spalstf, evaluate_spalstf_arrays, spalstf
 from spatialdiffusion.spalstf._data import augment_shifts, expression_order, reference_lognorm_maxabs
-from spatialdiffusion.spalstf._validation import MAX_BLEND_DISTANCE_RATIO, reference_distance_ratio, split_reference
+from spatialdiffusion.spalstf._validation import MAX_BLEND_DISTANCE_RATIO, ReferenceNeighbours, reference_distance_ratio, split_reference
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 
@@ -119,7 +119,9 @@ def test_auto_blend_decision_on_real_assays(shared_file):
         shared = [g for g in st.var_names if g in set(ref.var_names)]
         dense = lambda a: np.asarray(a[:, shared].X.todense() if hasattr(a.X, "todense") else a[:, shared].X, dtype=np.float32)
         ref_counts = dense(ref)
-        return reference_distance_ratio(dense(st), ref_counts, split_reference(len(ref_counts), 0.1, 0), len(shared), 50, 0)
+        held = split_reference(len(ref_counts), 0.1, 0)
+        neighbours = ReferenceNeighbours(np.delete(ref_counts, held, axis=0), len(shared), 50)
+        return reference_distance_ratio(neighbours, dense(st), ref_counts[held], 0)
 
     assert ratio("osmfish/st_osmfish_33genes.h5ad", "osmfish/sc_allen_33genes.h5ad") > 2 * MAX_BLEND_DISTANCE_RATIO
     assert 0.8 < ratio("starmap_mpfc/BZ9.h5ad", "starmap_mpfc/BZ5.h5ad") < MAX_BLEND_DISTANCE_RATIO

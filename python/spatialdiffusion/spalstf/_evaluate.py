@@ -16,11 +16,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 from sklearn.model_selection import KFold
-from sklearn.neighbors import NearestNeighbors
 
 from .._utils import check_positive_int, progress
 from ..metrics.imputation import GENE_METRICS, gene_scores, imputation_cluster_scores
-from ._data import normalize, reference_lognorm_maxabs
+from ._data import reference_lognorm_maxabs
+from ._validation import ReferenceNeighbours
 
 Imputer = Callable[[np.ndarray, np.ndarray, list[str], list[str], int], np.ndarray]
 """``imputer(st_observed_counts, ref_counts, observed, target, fold) -> predicted targets``.
@@ -123,12 +123,7 @@ def knn_imputer(k: int = 30) -> Imputer:
     k = check_positive_int(k, "k")
 
     def impute(st_obs: np.ndarray, ref: np.ndarray, observed: list[str], target: list[str], fold: int) -> np.ndarray:
-        n_obs = len(observed)
-        ref_x, _ = normalize(ref, n_obs)
-        st_x, _ = normalize(np.hstack([st_obs, np.zeros((len(st_obs), len(target)), np.float32)]), n_obs)
-        nn = NearestNeighbors(n_neighbors=min(k, len(ref_x))).fit(ref_x[:, :n_obs])
-        _, idx = nn.kneighbors(st_x[:, :n_obs])
-        return (ref_x[:, n_obs:][idx].mean(axis=1) + 1.0) / 2.0
+        return (ReferenceNeighbours(ref, len(observed), k).average_model_space(st_obs) + 1.0) / 2.0
 
     return impute
 

@@ -33,8 +33,8 @@ from ._config import SAMPLING_SETTINGS, SpaLSTFConfig, spalstf_config
 from ._data import as_counts, check_shared, model_to_unit, plan_genes, shared_genes
 from ._evaluate import cross_validate
 from ._stages import SpaLSTFModel
-from ._validation import (BLEND_NEIGHBOURS, MAX_BLEND_DISTANCE_RATIO, check_reference_blend, check_validation_fraction,
-                          neighbour_average, reference_distance_ratio, split_reference, validate)
+from ._validation import (BLEND_NEIGHBOURS, MAX_BLEND_DISTANCE_RATIO, ReferenceNeighbours, check_reference_blend,
+                          check_validation_fraction, reference_distance_ratio, split_reference, validate)
 
 
 class _Inputs(NamedTuple):
@@ -282,21 +282,21 @@ def _impute(
     validation, distance_ratio, blended = None, None, False
     if model.held_out is not None:
         validation_start = time.perf_counter()
+        held_counts = ref_model[model.held_out]
+        neighbours = ReferenceNeighbours(np.delete(ref_model, model.held_out, axis=0), model.n_observed, BLEND_NEIGHBOURS)
         if reference_blend == "auto":
-            distance_ratio = reference_distance_ratio(st_observed, ref_model, model.held_out, model.n_observed,
-                                                      BLEND_NEIGHBOURS, seed)
+            distance_ratio = reference_distance_ratio(neighbours, st_observed, held_counts[:, :model.n_observed], seed)
         blended = reference_blend == "validated" or (distance_ratio is not None and distance_ratio <= MAX_BLEND_DISTANCE_RATIO)
-        validation = validate(lambda obs: model.impute(obs, None, seed=seed, verbose=False), ref_model, model.held_out,
-                              model.n_observed, plan.target, k=BLEND_NEIGHBOURS, blend="validated" if blended else "none")
+        validation = validate(lambda obs: model.impute(obs, None, seed=seed, verbose=False), held_counts, neighbours,
+                              plan.target, blend="validated" if blended else "none")
         if blended:
             if reference_blend == "auto":
                 inform(f"SpaLSTF: the spatial cells lie as close to the reference as its held-out cells (distance ratio "
                        f"{distance_ratio:.2f}), so each gene is blended with the mean of its {BLEND_NEIGHBOURS} nearest "
                        "reference cells at the weight validated on them (`model_weight`); reference_blend='none' keeps "
                        "the model's output alone.", verbose=verbose)
-            training_cells = np.delete(ref_model, model.held_out, axis=0)
-            neighbours = neighbour_average(st_observed, training_cells, model.n_observed, BLEND_NEIGHBOURS)
-            imputed = (validation.model_weight * imputed + (1 - validation.model_weight) * neighbours).astype(np.float32)
+            weight = validation.model_weight
+            imputed = (weight * imputed + (1 - weight) * neighbours.average(st_observed)).astype(np.float32)
         validation_seconds = time.perf_counter() - validation_start
     timings = {**model.timer.seconds, **({"validation": validation_seconds} if validation else {}),
                "total": time.perf_counter() - start}

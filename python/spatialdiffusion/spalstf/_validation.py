@@ -27,7 +27,6 @@ from sklearn.neighbors import NearestNeighbors
 from .._utils import check_positive_int
 from ..metrics.imputation import spcc
 from ._data import normalize, to_lognorm
-from ._evaluate import knn_imputer
 
 MAX_VALIDATION_CELLS = 2000
 """At most this many reference cells are held out, whatever the fraction: enough for stable correlations."""
@@ -87,65 +86,78 @@ def split_reference(n_cells: int, fraction: float, seed: int) -> np.ndarray | No
     return np.sort(np.random.default_rng(seed).permutation(n_cells)[:n_held])
 
 
-def neighbour_average(observed_counts: np.ndarray, ref_counts: np.ndarray, n_observed: int, k: int) -> np.ndarray:
-    """Mean target genes of the ``k`` reference cells nearest in observed genes, as ``log1p(1e4 * count / observed library)``.
+class ReferenceNeighbours:
+    """The training reference cells, searchable by their observed genes in model space.
+
+    Built once per run and shared by the neighbour average, the distance ratio and the validation, so the
+    reference is indexed once.
 
     Parameters
     ----------
-    observed_counts
-        Cells x observed genes, raw counts.
     ref_counts
-        Reference cells x (observed, then target genes), raw counts.
+        Training reference cells x (observed, then target genes), raw counts.
     n_observed
         Number of observed genes.
     k
-        Neighbours (capped at the number of reference cells).
+        Neighbours of every query (capped at the number of reference cells).
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``k`` is not a positive integer.
     """
-    k = check_positive_int(k, "k")
-    n_target = ref_counts.shape[1] - n_observed
-    names = [str(i) for i in range(ref_counts.shape[1])]
-    unit = knn_imputer(k)(observed_counts, ref_counts, names[:n_observed], names[n_observed:], 0)
-    _, scale = normalize(observed_counts, n_observed)
-    return (unit * scale[:, 1:2]).reshape(len(observed_counts), n_target)
+
+    def __init__(self, ref_counts: np.ndarray, n_observed: int, k: int) -> None:
+        k = check_positive_int(k, "k")
+        self.n_observed = n_observed
+        model_space, _ = normalize(ref_counts, n_observed)
+        self._target_model_space = model_space[:, n_observed:]
+        self._index = NearestNeighbors(n_neighbors=min(k, len(ref_counts))).fit(model_space[:, :n_observed])
+
+    def query(self, observed_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Distances and indices of each cell's neighbours; ``observed_counts`` is cells x observed genes, raw counts."""
+        return self._index.kneighbors(normalize(observed_counts, self.n_observed)[0])
+
+    def mean_distance(self, observed_counts: np.ndarray) -> np.ndarray:
+        """Each cell's mean Euclidean distance to its neighbours over the observed genes, in model space."""
+        return self.query(observed_counts)[0].mean(axis=1)
+
+    def average_model_space(self, observed_counts: np.ndarray) -> np.ndarray:
+        """Mean target genes of each cell's neighbours, in model space (``[-1, 1]`` per reference cell)."""
+        return self._target_model_space[self.query(observed_counts)[1]].mean(axis=1)
+
+    def average(self, observed_counts: np.ndarray) -> np.ndarray:
+        """Mean target genes of each cell's neighbours as ``log1p(1e4 * count / observed library)`` of that cell."""
+        _, scale = normalize(observed_counts, self.n_observed)
+        return (self.average_model_space(observed_counts) + 1.0) / 2.0 * scale[:, 1:2]
 
 
-def reference_distance_ratio(
-    observed_counts: np.ndarray, ref_counts: np.ndarray, held_out: np.ndarray, n_observed: int, k: int, seed: int
-) -> float:
+def reference_distance_ratio(neighbours: ReferenceNeighbours, observed_counts: np.ndarray, held_counts: np.ndarray,
+                             seed: int) -> float:
     """How far the spatial cells lie from the reference, relative to the reference's own held-out cells.
 
-    For each cell, the mean Euclidean distance to its ``k`` nearest training reference cells over the
-    observed genes (model space, as the neighbour average); the ratio of the median over spatial cells (at
-    most :data:`DISTANCE_CELLS`, drawn with ``seed``) to the median over the held-out reference cells. About
-    1 when the spatial cells are like reference cells the model never saw; well above 1 when the spatial
-    assay differs from the reference's platform.
+    For each cell, the mean Euclidean distance to its nearest training reference cells over the observed
+    genes (model space, as the neighbour average); the ratio of the median over spatial cells (at most
+    :data:`DISTANCE_CELLS`, drawn with ``seed``) to the median over the held-out reference cells. About 1
+    when the spatial cells are like reference cells the model never saw; well above 1 when the spatial assay
+    differs from the reference's platform.
 
     Parameters
     ----------
+    neighbours
+        The training reference cells.
     observed_counts
         Spatial cells x observed genes, raw counts.
-    ref_counts
-        All reference cells x (observed, then target genes), raw counts, in model order.
-    held_out
-        Indices of the held-out reference cells (not trained on).
-    n_observed
-        Number of observed genes.
-    k
-        Neighbours (capped at the number of training cells).
+    held_counts
+        Held-out reference cells (not trained on) x observed genes, raw counts.
     seed
         Seeds the draw of spatial cells.
     """
-    train = np.setdiff1d(np.arange(len(ref_counts)), held_out)
     if len(observed_counts) > DISTANCE_CELLS:
         observed_counts = observed_counts[np.random.default_rng(seed).choice(len(observed_counts), DISTANCE_CELLS, replace=False)]
-
-    def model_space(counts: np.ndarray) -> np.ndarray:
-        return normalize(counts[:, :n_observed], n_observed)[0]
-
-    index = NearestNeighbors(n_neighbors=min(k, len(train))).fit(model_space(ref_counts[train]))
-    spatial = index.kneighbors(model_space(observed_counts))[0].mean(axis=1)
-    held = index.kneighbors(model_space(ref_counts[held_out]))[0].mean(axis=1)
-    return float(np.median(spatial) / max(float(np.median(held)), 1e-12))
+    spatial = np.median(neighbours.mean_distance(observed_counts))
+    held = np.median(neighbours.mean_distance(held_counts))
+    return float(spatial / max(float(held), 1e-12))
 
 
 @dataclass(frozen=True)
@@ -181,35 +193,28 @@ def blend_weights(truth: np.ndarray, model: np.ndarray, neighbours: np.ndarray) 
 
 
 def validate(
-    impute: ImputeHeldOut, ref_counts: np.ndarray, held_out: np.ndarray, n_observed: int, genes: Sequence[str],
-    *, k: int, blend: str,
+    impute: ImputeHeldOut, held_counts: np.ndarray, neighbours: ReferenceNeighbours, genes: Sequence[str], *, blend: str,
 ) -> Validation:
     """Score the imputation of the held-out reference cells gene by gene.
 
     Parameters
     ----------
     impute
-        Function from held-out observed counts (cells x ``n_observed``) to their imputed target genes on the
+        Function from held-out observed counts (cells x observed genes) to their imputed target genes on the
         ``log1p(1e4 * count / observed library)`` scale (the trained model).
-    ref_counts
-        All reference cells x (observed, then target genes), raw counts, in model order.
-    held_out
-        Indices of the held-out cells (not trained on).
-    n_observed
-        Number of observed genes.
+    held_counts
+        Held-out reference cells (not trained on) x (observed, then target genes), raw counts.
+    neighbours
+        The training reference cells, whose neighbour average is scored beside the model.
     genes
         Target gene names.
-    k
-        Neighbours of the reference-neighbour average (taken among the training cells).
     blend
         ``"validated"`` fits :func:`blend_weights`; ``"none"`` keeps weight 1.
     """
-    train = np.setdiff1d(np.arange(len(ref_counts)), held_out)
-    held = ref_counts[held_out]
-    x, scale = normalize(held, n_observed)
+    n_observed = neighbours.n_observed
+    x, scale = normalize(held_counts, n_observed)
     truth = to_lognorm(x, scale)[:, n_observed:]
-    model = impute(held[:, :n_observed])
-    neighbours = neighbour_average(held[:, :n_observed], ref_counts[train], n_observed, k)
-    weights = blend_weights(truth, model, neighbours) if blend == "validated" else np.ones(truth.shape[1])
-    return Validation(list(genes), len(held_out), spcc(truth, model), spcc(truth, neighbours), weights)
-
+    model = impute(held_counts[:, :n_observed])
+    average = neighbours.average(held_counts[:, :n_observed])
+    weights = blend_weights(truth, model, average) if blend == "validated" else np.ones(truth.shape[1])
+    return Validation(list(genes), len(held_counts), spcc(truth, model), spcc(truth, average), weights)
