@@ -90,7 +90,9 @@ class DiffusionSTConfig:
     sampling_steps
         DDIM steps from ``start_timestep`` to a clean image.
     n_candidates, n_keep
-        Pseudo-images generated per spot, and how many of the closest (MSE) are averaged.
+        Pseudo-images generated per spot, and how many of the closest (MSE) are averaged (8 and 2, the paper's;
+        3 and 2 in ``fast``: generation is most of its time, linear in the candidates, and 3 scored as 8 did on
+        both DLPFC benchmark slices - see benchmarks/RESULTS.md).
     n_pcs
         Principal components handed to the clustering (20, the reference's; 10 in ``fast``, which raised the
         ARI expected over mclust's draws on both DLPFC benchmark slices - see benchmarks/RESULTS.md).
@@ -201,7 +203,7 @@ DIFFUSIONST_PRESETS: dict[str, DiffusionSTConfig] = {
         diffusion_lr=1e-3,
         start_timestep=30,
         sampling_steps=3,
-        n_candidates=8,
+        n_candidates=3,
         n_keep=2,
         n_pcs=10,
     ),
