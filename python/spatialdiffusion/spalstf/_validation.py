@@ -114,9 +114,13 @@ class ReferenceNeighbours:
         self._target_model_space = model_space[:, n_observed:]
         self._index = NearestNeighbors(n_neighbors=min(k, len(ref_counts))).fit(model_space[:, :n_observed])
 
+    def _neighbours_of(self, model_space: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Distances and indices of the neighbours of cells already in model space (observed columns first)."""
+        return self._index.kneighbors(model_space[:, :self.n_observed])
+
     def query(self, observed_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Distances and indices of each cell's neighbours; ``observed_counts`` is cells x observed genes, raw counts."""
-        return self._index.kneighbors(normalize(observed_counts, self.n_observed)[0])
+        return self._neighbours_of(normalize(observed_counts, self.n_observed)[0])
 
     def mean_distance(self, observed_counts: np.ndarray) -> np.ndarray:
         """Each cell's mean Euclidean distance to its neighbours over the observed genes, in model space."""
@@ -124,12 +128,16 @@ class ReferenceNeighbours:
 
     def average_model_space(self, observed_counts: np.ndarray) -> np.ndarray:
         """Mean target genes of each cell's neighbours, in model space (``[-1, 1]`` per reference cell)."""
-        return self._target_model_space[self.query(observed_counts)[1]].mean(axis=1)
+        return self._mean_targets(normalize(observed_counts, self.n_observed)[0])
 
     def average(self, observed_counts: np.ndarray) -> np.ndarray:
         """Mean target genes of each cell's neighbours as ``log1p(1e4 * count / observed library)`` of that cell."""
-        _, scale = normalize(observed_counts, self.n_observed)
-        return (self.average_model_space(observed_counts) + 1.0) / 2.0 * scale[:, 1:2]
+        model_space, scale = normalize(observed_counts, self.n_observed)
+        return (self._mean_targets(model_space) + 1.0) / 2.0 * scale[:, 1:2]
+
+    def _mean_targets(self, model_space: np.ndarray) -> np.ndarray:
+        """Mean model-space target genes of the neighbours of cells already in model space."""
+        return self._target_model_space[self._neighbours_of(model_space)[1]].mean(axis=1)
 
 
 def reference_distance_ratio(neighbours: ReferenceNeighbours, observed_counts: np.ndarray, held_counts: np.ndarray,
