@@ -22,7 +22,8 @@ DiffusionST stages and their memory alone.
 
 Each size runs in its own subprocess, so that its peak resident memory (``ru_maxrss``; on CUDA also the peak GPU
 memory) is its own. Recorded per size: wall time per stage (the result's timings), peak RSS, the RSS after the
-input was built (its own share), accuracy, the 1-minute load average at start and end. The growth exponent of
+input was built (its own share), accuracy, the CPU time spent in user and in system mode and the minor page faults (a high system share means
+time lost to the kernel), the 1-minute load average at start and end. The growth exponent of
 total time and of peak RSS is the slope of log(value) on log(size), fitted by least squares over the sizes from
 about 10k up (over all sizes when fewer than two are that large).
 """
@@ -76,8 +77,10 @@ def run_one(copies: int, threads: int, method: str = "diffusionst", overrides: d
         row = _spalstf_row(copies, start, overrides or {})
     else:
         row = _diffusionst_row(copies, start, overrides or {})
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     return {"copies": copies, "threads": threads, **row,
-            "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+            "peak_rss_gib": usage.ru_maxrss / 2**20, "cpu_user_s": usage.ru_utime, "cpu_system_s": usage.ru_stime,
+            "minor_page_faults": usage.ru_minflt,
             "peak_gpu_gib": torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else float("nan"),
             "load_avg_start": load_start, "load_avg_end": os.getloadavg()[0]}
 

@@ -7,6 +7,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
+from spatialdiffusion._utils import randn
 from spatialdiffusion.diffusion import DDIMSampler, NoiseSchedule, sample
 from spatialdiffusion.spalstf import evaluate_spalstf, evaluate_spalstf_arrays, spalstf, spalstf_arrays, spalstf_config
 from spatialdiffusion.spalstf._data import (
@@ -92,6 +93,55 @@ def test_lstm_window_splits_the_sequence():
     c2 = c.clone()
     c2[6] += 3.0
     assert torch.allclose(enc(c2)[:4], full[:4]) and not torch.allclose(enc(c2)[4:8], full[4:8])
+
+
+@pytest.mark.parametrize("attention,condition", [("xca", "lstm"), ("cell", "linear")])
+def test_draws_stacked_along_a_leading_axis_are_denoised_independently(attention, condition):
+    """Several draws of the same cells in one call give each draw's own call: attention never mixes draws."""
+    torch.manual_seed(0)
+    net = SpaLSTFDenoiser(7, hidden=16, depth=2, num_heads=4, attention=attention, condition=condition, lstm_hidden=8)
+    for p in net.parameters():
+        torch.nn.init.normal_(p, std=0.2)  # a non-trivial network
+    draws, t, embedded = torch.randn(3, 11, 7), torch.randint(0, 50, (11,)), net.cond(torch.randn(11, 7))
+    stacked = net.denoise_embedded(draws, t, embedded)
+    one_by_one = torch.stack([net.denoise_embedded(draw, t, embedded) for draw in draws])
+    assert stacked.shape == (3, 11, 7)
+    torch.testing.assert_close(stacked, one_by_one, rtol=1e-5, atol=1e-5)
+    changed = draws.clone()
+    changed[1] += 1.0
+    assert torch.equal(net.denoise_embedded(changed, t, embedded)[[0, 2]], stacked[[0, 2]])
+
+
+def test_sampling_sums_independent_draws_of_each_cell_batch(monkeypatch):
+    """``n_samples`` draws per cell batch run together and equal sampling each draw from its own starting noise."""
+    from spatialdiffusion.spalstf import _stages
+
+    ref, genes = _toy(70, seed=1)
+    st, _ = _toy(50, seed=2)
+    config = spalstf_config("fast", **{**TINY, "n_models": 1, "n_samples": 3, "batch_size": 20})[1]
+    model = SpaLSTFModel(config, genes[:9], genes[9:], torch.device("cpu")).fit(ref, seed=3, verbose=False)
+    starts = []
+
+    def recorded_randn(*args, **kwargs):
+        starts.append(randn(*args, **kwargs))
+        return starts[-1]
+
+    monkeypatch.setattr(_stages, "randn", recorded_randn)
+    counts = np.c_[st[:, :9], np.zeros((50, 3), np.float32)]
+    x, scale = normalize(counts, 9)
+    cond = torch.from_numpy(model._condition(x))
+    net, mask = model.nets[0].eval(), model._mask()
+    sampler = DDIMSampler(model.schedule, config.sampler_steps, clip=(-1.0, config.target_ceiling))
+    total = model._draws(net, sampler, counts, scale, None, torch.Generator().manual_seed(0), verbose=False)
+    assert [tuple(s.shape) for s in starts] == [(20, 3, 12), (20, 3, 12), (10, 3, 12)]  # cell batches x draws x genes
+    expected = torch.zeros_like(cond)
+    for part, start in zip((slice(0, 20), slice(20, 40), slice(40, 50)), starts):
+        with torch.no_grad():
+            embedded = net.cond(cond[part])
+        for d in range(3):
+            expected[part] += sample(lambda x_t, t: net.denoise_embedded(x_t, t, embedded), sampler, start[:, d],
+                                     generator=torch.Generator(), known=cond[part], known_mask=mask)
+    torch.testing.assert_close(total, expected, rtol=1e-4, atol=1e-4)
 
 
 # ---- masking through the sampler --------------------------------------------------------------

@@ -56,12 +56,14 @@ class CrossCovarianceAttention(nn.Module):
         self.temperature = nn.Parameter(torch.ones(num_heads, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, c = x.shape
-        q, k, v = self.qkv(x).reshape(n, 3, self.num_heads, c // self.num_heads).permute(1, 2, 3, 0)  # each (h, d, n)
+        """Mix the channels of ``x`` (``(..., cells, hidden)``; leading axes are independent minibatches)."""
+        *lead, n, c = x.shape
+        qkv = self.qkv(x).reshape(*lead, n, 3, self.num_heads, c // self.num_heads)
+        q, k, v = qkv.movedim(-3, 0).movedim(-3, -1).unbind(0)  # each (..., h, d, n)
         q = F.normalize(q, dim=-1)
         k = F.normalize(k, dim=-1)
-        attn = torch.softmax(q @ k.transpose(-2, -1) * self.temperature, dim=-1)  # (h, d, d)
-        out = (attn @ v).permute(2, 0, 1).reshape(n, c)
+        attn = torch.softmax(q @ k.transpose(-2, -1) * self.temperature, dim=-1)  # (..., h, d, d)
+        out = (attn @ v).movedim(-1, -3).reshape(*lead, n, c)
         return self.proj(out)
 
 
@@ -75,10 +77,12 @@ class CellAttention(nn.Module):
         self.proj = nn.Linear(hidden, hidden)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, c = x.shape
-        q, k, v = self.qkv(x).reshape(n, 3, self.num_heads, c // self.num_heads).permute(1, 2, 0, 3)  # each (h, n, d)
+        """Attend between the cells of ``x`` (``(..., cells, hidden)``; leading axes are independent minibatches)."""
+        *lead, n, c = x.shape
+        qkv = self.qkv(x).reshape(*lead, n, 3, self.num_heads, c // self.num_heads)
+        q, k, v = qkv.movedim(-3, 0).transpose(-3, -2).unbind(0)  # each (..., h, n, d)
         out = F.scaled_dot_product_attention(q, k, v)
-        return self.proj(out.permute(1, 0, 2).reshape(n, c))
+        return self.proj(out.transpose(-3, -2).reshape(*lead, n, c))
 
 
 def _modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -231,7 +235,9 @@ class SpaLSTFDenoiser(nn.Module):
         """:meth:`forward` with the condition already embedded (``self.cond(cond)``, cells x hidden).
 
         The embedding depends on the condition alone, so sampling, which calls the network at every step
-        of every draw on the same cells, computes it once per cell batch.
+        of every draw on the same cells, computes it once per cell batch. ``x_t`` may also be
+        ``draws x cells x genes``: several draws of the same cells at the same timesteps ``t`` (one per cell),
+        each attended over on its own, with the condition's modulation computed once for all of them.
         """
         c = self.time(t) + cond_embedding
         x = self.inp(x_t)

@@ -175,16 +175,19 @@ class SpaLSTFModel:
 
         return fixed
 
-    def _with_capture_factors(self, counts: np.ndarray, sd: float, rng: np.random.Generator) -> np.ndarray:
-        """Copy of ``counts`` whose observed genes are multiplied by one log-normal factor per gene (SD ``sd``)."""
-        factors = np.exp(sd * rng.standard_normal(self.n_observed)).astype(np.float32)
+    def _capture_factors(self, sd: float, rng: np.random.Generator, n_draws: int) -> np.ndarray:
+        """``n_draws x n_observed`` log-normal capture factors (SD ``sd`` on the log scale), a row per draw."""
+        return np.exp(sd * rng.standard_normal((n_draws, self.n_observed))).astype(np.float32)
+
+    def _with_capture_factors(self, counts: np.ndarray, factors: np.ndarray) -> np.ndarray:
+        """Copy of ``counts`` whose observed genes are multiplied by ``factors`` (one per observed gene)."""
         counts = counts.copy()
         counts[:, : self.n_observed] *= factors
         return counts
 
     def _jittered_batch(self, counts: np.ndarray, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Model-space batch and condition after one draw of per-gene capture factors on the observed genes."""
-        x = self._training_space(self._with_capture_factors(counts, self.config.capture_jitter, rng))
+        x = self._training_space(self._with_capture_factors(counts, self._capture_factors(self.config.capture_jitter, rng, 1)[0]))
         return torch.from_numpy(x).to(self.device), torch.from_numpy(self._condition(x)).to(self.device)
 
     def fit(
@@ -331,10 +334,8 @@ class SpaLSTFModel:
         elif target_counts is not None:
             raise ValueError("`target_counts` is only used by models trained with `scale_genes='all'`; leave it out.")
         x_np, scale = normalize(padded, self._n_scale_genes)
-        cond_np = self._condition(x_np)
         order = self._order(x_np[:, : self.n_observed], coords)
         inverse = np.argsort(order)
-        cond = torch.from_numpy(cond_np[order]).to(self.device)
         clip = (-1.0, cfg.target_ceiling) if cfg.x0_clamp == "data" else cfg.target_ceiling
         if cfg.sampler == "ddpm":
             sampler = DDPMSampler(self.schedule, clip=clip)
@@ -346,57 +347,69 @@ class SpaLSTFModel:
             for member, net in enumerate(self.nets):
                 net.eval()
                 gen = torch_generator(member_seed(seed, member), self.device)
-                jitter_rng = np.random.default_rng(member_seed(seed, member))
-                embedded = self._embed_condition(net, cond) if cfg.sample_jitter == 0 else None
-                for _ in range(cfg.n_samples):
-                    if embedded is not None:
-                        total += self._draw(net, sampler, cond, embedded, gen, verbose)
-                    else:
-                        total += self._jittered_draw(net, sampler, ordered_counts, ordered_scale, gen, jitter_rng, verbose)
+                factors = None
+                if cfg.sample_jitter > 0:
+                    factors = self._capture_factors(cfg.sample_jitter, np.random.default_rng(member_seed(seed, member)), cfg.n_samples)
+                total += self._draws(net, sampler, ordered_counts, ordered_scale, factors, gen, verbose)
         x = (total / (cfg.n_samples * cfg.n_models)).cpu().numpy()[inverse]
         return x[:, self.n_observed :], scale
 
-    def _embed_condition(self, net: SpaLSTFDenoiser, cond: torch.Tensor) -> list[torch.Tensor]:
-        """``net``'s condition embedding of ``cond``, one tensor per cell batch of :meth:`_draw`."""
-        with torch.no_grad(), mixed_precision(self.config.precision, self.device):
-            return [net.cond(cond[p]) for p in _chunks(len(cond), self.config.batch_size)]
-
-    def _draw(
-        self, net: SpaLSTFDenoiser, sampler: Sampler, cond: torch.Tensor, embedded: list[torch.Tensor], gen: torch.Generator,
-        verbose: bool,
-    ) -> torch.Tensor:
-        """One sample of every cell from pure noise, conditioned on (and keeping the observed genes of) ``cond``.
-
-        ``embedded`` is ``cond``'s embedding by :meth:`_embed_condition`.
-        """
-        parts = _chunks(len(cond), self.config.batch_size)
-
-        def denoise(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            with mixed_precision(self.config.precision, self.device):
-                return torch.cat([net.denoise_embedded(x_t[p], t[p], e).float() for p, e in zip(parts, embedded)], dim=0)
-
-        x_start = randn(tuple(cond.shape), gen, self.device)
-        return sample(denoise, sampler, x_start, generator=gen, known=cond, known_mask=self._mask(), verbose=verbose, desc="SpaLSTF sampling")
-
-    def _jittered_draw(
+    def _draws(
         self,
         net: SpaLSTFDenoiser,
         sampler: Sampler,
         counts: np.ndarray,
         scale: np.ndarray,
+        factors: np.ndarray | None,
         gen: torch.Generator,
-        rng: np.random.Generator,
         verbose: bool,
     ) -> torch.Tensor:
-        """One sample conditioned on ``counts`` times fresh capture factors (``sample_jitter``), on the cells' own ``scale``.
+        """The sum of ``n_samples`` draws of every cell from pure noise, each conditioned on (and keeping) its observed genes.
 
-        ``counts`` are the cells' padded counts in sampling order, ``scale`` their unjittered per-cell
-        ``(lib, max)``; the draw is made on the jittered cells' scale and re-expressed on ``scale``.
+        Cell batch by cell batch (``batch_size`` cells in sampling order, the minibatches the network attends
+        over), all draws of a batch run through the sampler together from starting noise
+        ``cells x draws x genes`` drawn from ``gen``; the condition is embedded once per batch and, without
+        capture factors, its modulation computed once per step for all draws. Memory beyond the result
+        holds one batch.
+
+        Parameters
+        ----------
+        net, sampler
+            The denoiser and the reverse process.
+        counts
+            Padded counts of the cells (observed genes, then targets) in sampling order.
+        scale
+            The cells' per-cell ``(lib, max)`` (:func:`~spatialdiffusion.spalstf._data.normalize`): the scale
+            of the returned sum.
+        factors
+            ``None``, or ``n_samples x n_observed`` capture factors (``sample_jitter``): draw ``d`` is
+            conditioned on the counts with their observed genes times row ``d``, made on those counts' scale
+            and re-expressed on ``scale``.
+        gen
+            Source of the starting noise (and of any per-step noise of the sampler).
+        verbose
+            Show a progress bar over cell batches.
         """
-        x, draw_scale = normalize(self._with_capture_factors(counts, self.config.sample_jitter, rng), self._n_scale_genes)
-        cond = torch.from_numpy(self._condition(x)).to(self.device)
-        draw = self._draw(net, sampler, cond, self._embed_condition(net, cond), gen, verbose)
-        return torch.from_numpy(rescale(draw.cpu().numpy(), draw_scale, scale)).to(self.device)
+        cfg = self.config
+        total = torch.zeros(counts.shape, device=self.device)
+        for part in progress(_chunks(len(counts), cfg.batch_size), desc="SpaLSTF sampling", verbose=verbose):
+            variants = [counts[part]] if factors is None else [self._with_capture_factors(counts[part], f) for f in factors]
+            normalised = [normalize(v, self._n_scale_genes) for v in variants]
+            conds = torch.from_numpy(np.stack([self._condition(x) for x, _ in normalised])).to(self.device)  # variants x cells x genes
+            with torch.no_grad(), mixed_precision(cfg.precision, self.device):
+                embedded = torch.stack([net.cond(cond) for cond in conds])
+
+            def denoise(x_t: torch.Tensor, t: torch.Tensor, embedded: torch.Tensor = embedded) -> torch.Tensor:
+                with mixed_precision(cfg.precision, self.device):  # x_t: cells x draws x genes, t: one per cell
+                    return net.denoise_embedded(x_t.transpose(0, 1), t, embedded).float().transpose(0, 1)
+
+            x_start = randn((part.stop - part.start, cfg.n_samples, counts.shape[1]), gen, self.device)
+            draws = sample(denoise, sampler, x_start, generator=gen, known=conds.transpose(0, 1), known_mask=self._mask())
+            if factors is not None:
+                on_own_scale = [rescale(draws[:, d].cpu().numpy(), draw_scale, scale[part]) for d, (_, draw_scale) in enumerate(normalised)]
+                draws = torch.from_numpy(np.stack(on_own_scale, axis=1)).to(self.device)
+            total[part] = draws.sum(dim=1)
+        return total
 
     def with_sampling(self, **settings: Any) -> "SpaLSTFModel":
         """The same trained model with other sampling settings (a shallow copy sharing the networks).
