@@ -12,11 +12,11 @@ DiffusionST stages and their memory alone.
 
 - ``--method diffusionst`` (default): copies of DLPFC 151673 (1, 4, 16, 64 give about 3.6k, 15k, 58k and 233k
   spots), ``obs['layer_guess_reordered']`` (scored) and ``obs['sum_umi']`` (the library sizes) kept. Each size
-  runs the public :func:`spatialdiffusion.diffusionst` (``preset="fast"``, seed 0, ``library_size_key="sum_umi"``,
+  runs the public :func:`spatialdiffusion.diffusionst` (``preset="fast"``, ``--seed``, default 0, ``library_size_key="sum_umi"``,
   K = 7, ``return_enhanced`` left at its automatic choice). Accuracy: ARI (NA spots excluded).
 - ``--method spalstf``: copies of the spatial side of the Visium task of ``spalstf_real_use.py`` (151676 on its
   200-gene panel, 3,460 spots; 1, 4, 16, 58 give about 3.5k, 14k, 55k and 200k cells), imputing its 100 hidden
-  genes from the 151673 reference with the public :func:`spatialdiffusion.spalstf` (``preset="fast"``, seed 0).
+  genes from the 151673 reference with the public :func:`spatialdiffusion.spalstf` (``preset="fast"``, ``--seed``, default 0).
   The reference stays the same size, so training costs the same at every size and the rest grows with the cells.
   Accuracy: median SPCC against the measured values.
 
@@ -66,33 +66,33 @@ def _current_rss_gib() -> float:
     return kib / 2**20
 
 
-def run_one(copies: int, threads: int, method: str = "diffusionst", overrides: dict | None = None) -> dict:
-    """``method`` (``fast``, with the engine settings ``overrides``) on the ``copies``-fold tile in this process; one result row."""
+def run_one(copies: int, threads: int, method: str = "diffusionst", overrides: dict | None = None, seed: int = 0) -> dict:
+    """``method`` (``fast``, with the engine settings ``overrides``, seeded ``seed``) on the ``copies``-fold tile in this process; one result row."""
     import torch
 
     torch.set_num_threads(threads)
     load_start = os.getloadavg()[0]
     start = time.perf_counter()
     if method == "spalstf":
-        row = _spalstf_row(copies, start, overrides or {})
+        row = _spalstf_row(copies, start, overrides or {}, seed)
     else:
-        row = _diffusionst_row(copies, start, overrides or {})
+        row = _diffusionst_row(copies, start, overrides or {}, seed)
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return {"copies": copies, "threads": threads, **row,
+    return {"copies": copies, "threads": threads, "seed": seed, **row,
             "peak_rss_gib": usage.ru_maxrss / 2**20, "cpu_user_s": usage.ru_utime, "cpu_system_s": usage.ru_stime,
             "minor_page_faults": usage.ru_minflt,
             "peak_gpu_gib": torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else float("nan"),
             "load_avg_start": load_start, "load_avg_end": os.getloadavg()[0]}
 
 
-def _diffusionst_row(copies: int, start: float, overrides: dict) -> dict:
+def _diffusionst_row(copies: int, start: float, overrides: dict, seed: int) -> dict:
     from spatialdiffusion import diffusionst
     from spatialdiffusion.metrics import clustering_scores
 
     adata = tiled_slice(copies)
     build = time.perf_counter() - start
     rss_input = _current_rss_gib()
-    diffusionst(adata, 7, preset="fast", seed=0, library_size_key=LIBRARY, verbose=False, **overrides)
+    diffusionst(adata, 7, preset="fast", seed=seed, library_size_key=LIBRARY, verbose=False, **overrides)
     record = adata.uns["diffusionst"]
     return {
         "n_spots": adata.n_obs,
@@ -104,7 +104,7 @@ def _diffusionst_row(copies: int, start: float, overrides: dict) -> dict:
     }
 
 
-def _spalstf_row(copies: int, start: float, overrides: dict) -> dict:
+def _spalstf_row(copies: int, start: float, overrides: dict, seed: int) -> dict:
     from spalstf_real_use import load_task
 
     from spatialdiffusion.metrics import gene_scores
@@ -115,7 +115,7 @@ def _spalstf_row(copies: int, start: float, overrides: dict) -> dict:
     truth = np.tile(task.truth, (copies, 1))
     build = time.perf_counter() - start
     rss_input = _current_rss_gib()
-    spalstf(panel, task.reference, genes=task.targets, preset="fast", seed=0, device="cpu", verbose=False, **overrides)
+    spalstf(panel, task.reference, genes=task.targets, preset="fast", seed=seed, device="cpu", verbose=False, **overrides)
     record = panel.uns["spalstf"]
     imputed = panel.obsm["spalstf"][task.targets].to_numpy()
     return {
@@ -147,6 +147,7 @@ def main() -> None:
                         "give ~3.5k, 14k, 55k, 200k cells)")
     parser.add_argument("--method", choices=("diffusionst", "spalstf"), default="diffusionst")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every run")
     parser.add_argument("--out", type=Path, required=True, help="CSV written (and rewritten after each size)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="engine setting for every size, e.g. diffusion=none to time the other stages alone")
@@ -154,7 +155,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.one is not None:
         overrides = dict(parse_setting(item) for item in args.set)
-        print("ROW " + json.dumps({**run_one(args.one, args.threads, args.method, overrides), "settings": " ".join(args.set)}),
+        print("ROW " + json.dumps({**run_one(args.one, args.threads, args.method, overrides, args.seed), "settings": " ".join(args.set)}),
               flush=True)
         return
     if min(args.sizes) < 1:
@@ -162,7 +163,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     rows = []
     for copies in args.sizes:
-        proc = subprocess.run([sys.executable, __file__, "--one", str(copies), "--threads", str(args.threads),
+        proc = subprocess.run([sys.executable, __file__, "--one", str(copies), "--threads", str(args.threads), "--seed", str(args.seed),
                                "--method", args.method, "--out", str(args.out), *[f"--set={item}" for item in args.set]],
                               capture_output=True, text=True)
         lines = [line for line in proc.stdout.splitlines() if line.startswith("ROW ")]
