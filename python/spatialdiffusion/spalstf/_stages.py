@@ -391,6 +391,7 @@ class SpaLSTFModel:
             Show a progress bar over cell batches.
         """
         cfg = self.config
+        mask = self._mask()
         total = torch.zeros(counts.shape, device=self.device)
         for part in progress(_chunks(len(counts), cfg.batch_size), desc="SpaLSTF sampling", verbose=verbose):
             variants = [counts[part]] if factors is None else [self._with_capture_factors(counts[part], f) for f in factors]
@@ -404,7 +405,7 @@ class SpaLSTFModel:
                     return net.denoise_embedded(x_t.transpose(0, 1), t, embedded).float().transpose(0, 1)
 
             x_start = randn((part.stop - part.start, cfg.n_samples, counts.shape[1]), gen, self.device)
-            draws = sample(denoise, sampler, x_start, generator=gen, known=conds.transpose(0, 1), known_mask=self._mask())
+            draws = sample(denoise, sampler, x_start, generator=gen, known=conds.transpose(0, 1), known_mask=mask)
             if factors is not None:
                 on_own_scale = [rescale(draws[:, d].cpu().numpy(), draw_scale, scale[part]) for d, (_, draw_scale) in enumerate(normalised)]
                 draws = torch.from_numpy(np.stack(on_own_scale, axis=1)).to(self.device)
