@@ -95,6 +95,28 @@ def test_lstm_window_splits_the_sequence():
     assert torch.allclose(enc(c2)[:4], full[:4]) and not torch.allclose(enc(c2)[4:8], full[4:8])
 
 
+def test_cross_covariance_attention_follows_its_definition():
+    """Per head: softmax(tau * q_hat k_hat^T) over channels, q_hat/k_hat unit along the cells, mixing v, then proj."""
+    from spatialdiffusion.spalstf._denoiser import CrossCovarianceAttention
+
+    torch.manual_seed(0)
+    xca = CrossCovarianceAttention(12, 3)
+    with torch.no_grad():
+        xca.temperature.copy_(torch.tensor([0.5, 1.0, 3.0]).view(3, 1, 1))
+    x = torch.randn(2, 9, 12)
+    q, k, v = xca.qkv(x).split(12, dim=-1)
+    heads = []
+    for h in range(3):
+        channels = slice(4 * h, 4 * h + 4)
+        q_hat = torch.nn.functional.normalize(q[..., channels], dim=-2)  # unit along the 9 cells
+        k_hat = torch.nn.functional.normalize(k[..., channels], dim=-2)
+        attn = torch.softmax(xca.temperature[h] * q_hat.transpose(-2, -1) @ k_hat, dim=-1)  # 4 x 4 per minibatch
+        heads.append(v[..., channels] @ attn.transpose(-2, -1))
+    expected = xca.proj(torch.cat(heads, dim=-1))
+    torch.testing.assert_close(xca(x), expected, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(xca(x[1]), expected[1], rtol=1e-5, atol=1e-6)  # no leading axis
+
+
 @pytest.mark.parametrize("attention,condition", [("xca", "lstm"), ("cell", "linear")])
 def test_draws_stacked_along_a_leading_axis_are_denoised_independently(attention, condition):
     """Several draws of the same cells in one call give each draw's own call: attention never mixes draws."""

@@ -46,6 +46,11 @@ class CrossCovarianceAttention(nn.Module):
 
     For each head the ``d x d`` map ``softmax(tau * q_hat k_hat^T)`` (``d = hidden / heads``) mixes the
     value channels; ``q_hat``/``k_hat`` are unit vectors along the cell axis, ``tau`` a learnt temperature.
+
+    The per-head maps are the diagonal blocks of one ``hidden x hidden`` Gram matrix of queries and keys over
+    the cells, divided by the norms (unit vectors without forming them); the block-diagonal map and the output
+    projection are folded into one ``hidden x hidden`` matrix applied to the values. The minibatch-sized
+    tensors are thus read where the ``qkv`` layer wrote them, never copied into a per-head layout.
     """
 
     def __init__(self, hidden: int, num_heads: int) -> None:
@@ -57,14 +62,22 @@ class CrossCovarianceAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Mix the channels of ``x`` (``(..., cells, hidden)``; leading axes are independent minibatches)."""
-        *lead, n, c = x.shape
-        qkv = self.qkv(x).reshape(*lead, n, 3, self.num_heads, c // self.num_heads)
-        q, k, v = qkv.movedim(-3, 0).movedim(-3, -1).unbind(0)  # each (..., h, d, n)
-        q = F.normalize(q, dim=-1)
-        k = F.normalize(k, dim=-1)
-        attn = torch.softmax(q @ k.transpose(-2, -1) * self.temperature, dim=-1)  # (..., h, d, d)
-        out = (attn @ v).movedim(-1, -3).reshape(*lead, n, c)
-        return self.proj(out)
+        hidden = x.shape[-1]
+        heads, width = self.num_heads, hidden // self.num_heads
+        q, k, v = self.qkv(x).split(hidden, dim=-1)  # each (..., n, c)
+        gram = q.transpose(-2, -1) @ k  # (..., c, c): all channel pairs, of which the heads use the diagonal blocks
+        per_head = torch.diagonal(gram.unflatten(-1, (heads, width)).unflatten(-3, (heads, width)), dim1=-4, dim2=-2)
+        q_norm = _unit_norm(q).unflatten(-1, (heads, width))  # (..., h, d), as F.normalize divides
+        k_norm = _unit_norm(k).unflatten(-1, (heads, width))
+        cosine = per_head.movedim(-1, -3) / (q_norm[..., :, None] * k_norm[..., None, :])  # (..., h, d, d)
+        attn = torch.softmax(cosine * self.temperature, dim=-1)
+        mix = torch.diag_embed(attn.movedim(-3, -1), dim1=-4, dim2=-2).flatten(-4, -3).flatten(-2, -1)  # block diagonal (..., c, c)
+        return v @ (mix.transpose(-2, -1) @ self.proj.weight.T) + self.proj.bias
+
+
+def _unit_norm(x: torch.Tensor) -> torch.Tensor:
+    """L2 norms of ``x`` (``(..., n, c)``) over its cells, floored as :func:`torch.nn.functional.normalize` floors them."""
+    return torch.linalg.vector_norm(x, dim=-2).clamp_min(1e-12)
 
 
 class CellAttention(nn.Module):
@@ -86,7 +99,7 @@ class CellAttention(nn.Module):
 
 
 def _modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    return x * (1 + scale) + shift
+    return torch.addcmul(shift, x, 1 + scale)
 
 
 class AdaLNBlock(nn.Module):
@@ -103,8 +116,8 @@ class AdaLNBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         sh1, sc1, g1, sh2, sc2, g2 = self.ada(c).chunk(6, dim=-1)
-        x = x + g1 * self.attn(_modulate(self.norm1(x), sh1, sc1))
-        return x + g2 * self.mlp(_modulate(self.norm2(x), sh2, sc2))
+        x = torch.addcmul(x, g1, self.attn(_modulate(self.norm1(x), sh1, sc1)))
+        return torch.addcmul(x, g2, self.mlp(_modulate(self.norm2(x), sh2, sc2)))
 
 
 class ConditionEncoder(nn.Module):
@@ -236,8 +249,9 @@ class SpaLSTFDenoiser(nn.Module):
 
         The embedding depends on the condition alone, so sampling, which calls the network at every step
         of every draw on the same cells, computes it once per cell batch. ``x_t`` may also be
-        ``draws x cells x genes``: several draws of the same cells at the same timesteps ``t`` (one per cell),
-        each attended over on its own, with the condition's modulation computed once for all of them.
+        ``draws x cells x genes``: several draws of the same cells at the same timesteps ``t``, each attended
+        over on its own, with the condition's modulation computed once for all of them. ``t`` holds one
+        timestep per cell, or a single one shared by all cells (embedded once).
         """
         c = self.time(t) + cond_embedding
         x = self.inp(x_t)

@@ -368,9 +368,9 @@ class SpaLSTFModel:
 
         Cell batch by cell batch (``batch_size`` cells in sampling order, the minibatches the network attends
         over), all draws of a batch run through the sampler together from starting noise
-        ``cells x draws x genes`` drawn from ``gen``; the condition is embedded once per batch and, without
-        capture factors, its modulation computed once per step for all draws. Memory beyond the result
-        holds one batch.
+        ``cells x draws x genes`` drawn from ``gen`` (the sampler holds them draws first); the condition is
+        embedded once per batch and, without capture factors, its modulation computed once per step for all
+        draws. Memory beyond the result holds one batch.
 
         Parameters
         ----------
@@ -401,15 +401,16 @@ class SpaLSTFModel:
                 embedded = torch.stack([net.cond(cond) for cond in conds])
 
             def denoise(x_t: torch.Tensor, t: torch.Tensor, embedded: torch.Tensor = embedded) -> torch.Tensor:
-                with mixed_precision(cfg.precision, self.device):  # x_t: cells x draws x genes, t: one per cell
-                    return net.denoise_embedded(x_t.transpose(0, 1), t, embedded).float().transpose(0, 1)
+                with mixed_precision(cfg.precision, self.device):  # x_t: draws x cells x genes, all at timestep t[0]
+                    return net.denoise_embedded(x_t, t[:1], embedded).float()
 
-            x_start = randn((part.stop - part.start, cfg.n_samples, counts.shape[1]), gen, self.device)
-            draws = sample(denoise, sampler, x_start, generator=gen, known=conds.transpose(0, 1), known_mask=mask)
+            # the starting noise is drawn cells x draws x genes and laid out draws first for the network
+            x_start = randn((part.stop - part.start, cfg.n_samples, counts.shape[1]), gen, self.device).transpose(0, 1).contiguous()
+            draws = sample(denoise, sampler, x_start, generator=gen, known=conds, known_mask=mask)
             if factors is not None:
-                on_own_scale = [rescale(draws[:, d].cpu().numpy(), draw_scale, scale[part]) for d, (_, draw_scale) in enumerate(normalised)]
-                draws = torch.from_numpy(np.stack(on_own_scale, axis=1)).to(self.device)
-            total[part] = draws.sum(dim=1)
+                on_own_scale = [rescale(draw.cpu().numpy(), draw_scale, scale[part]) for draw, (_, draw_scale) in zip(draws, normalised)]
+                draws = torch.from_numpy(np.stack(on_own_scale)).to(self.device)
+            total[part] = draws.sum(dim=0)
         return total
 
     def with_sampling(self, **settings: Any) -> "SpaLSTFModel":
