@@ -77,7 +77,7 @@ class CrossCovarianceAttention(nn.Module):
 
 def _unit_norm(x: torch.Tensor) -> torch.Tensor:
     """L2 norms of ``x`` (``(..., n, c)``) over its cells, floored as :func:`torch.nn.functional.normalize` floors them."""
-    return torch.linalg.vector_norm(x, dim=-2).clamp_min(1e-12)
+    return x.square().sum(dim=-2).sqrt().clamp_min(1e-12)  # several times faster than linalg.vector_norm over a strided axis
 
 
 class CellAttention(nn.Module):
