@@ -35,6 +35,29 @@ def test_unet_paper_size_and_shapes() -> None:
     assert small(x, torch.tensor([0, 5, 9])).shape == x.shape
 
 
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_linear_attention_follows_its_definition(layout: torch.memory_format) -> None:
+    """Per head: context = k v^T (k softmax over pixels), out = context^T q (q softmax over features); conv, norm, residual."""
+    from spatialdiffusion.diffusionst._unet import LinearAttention
+
+    torch.manual_seed(0)
+    attn = LinearAttention(6, heads=2, head_dim=3)
+    for p in attn.parameters():
+        torch.nn.init.normal_(p, std=0.5)  # non-trivial norms and output layer
+    attn = attn.to(memory_format=layout)
+    x = torch.randn(2, 6, 4, 5).contiguous(memory_format=layout)
+    q, k, v = attn.qkv(attn.norm(x)).flatten(2).chunk(3, dim=1)  # each (2, heads * 3, 20 pixels)
+    heads = []
+    for h in range(2):
+        channels = slice(3 * h, 3 * h + 3)
+        q_h = q[:, channels].softmax(dim=1) * 3**-0.5
+        k_h = k[:, channels].softmax(dim=2)
+        context = k_h @ v[:, channels].transpose(1, 2)  # (2, d, e)
+        heads.append(context.transpose(1, 2) @ q_h)  # (2, e, pixels)
+    expected = x + attn.out(torch.cat(heads, dim=1).reshape(2, 6, 4, 5))
+    torch.testing.assert_close(attn(x), expected, rtol=1e-5, atol=1e-5)
+
+
 def test_enhancement_is_seeded_and_keeps_shape() -> None:
     rng = np.random.default_rng(0)
     matrix = rng.gamma(2.0, 1.0, size=(40, 60)).astype(np.float32)

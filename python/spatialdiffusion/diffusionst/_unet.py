@@ -69,7 +69,18 @@ class ResidualBlock(nn.Module):
 
 
 class LinearAttention(nn.Module):
-    """Linear-complexity attention over pixels (softmax over features for q, over positions for k)."""
+    """Linear-complexity attention over pixels (softmax over features for q, over positions for k).
+
+    Per head, with ``n`` pixels: ``out = context^T q`` where ``context = k v^T`` (``d x d``), ``q`` is
+    softmax-normalised over its ``d`` features and ``k`` over the pixels; the heads' outputs go through a
+    1x1 convolution and a GroupNorm and are added to the input.
+
+    The values enter only through ``context``, which equals ``k (x_hat W_v^T)`` with ``x_hat`` the normalised
+    input, so ``k x_hat`` (``d x channels`` per head) is formed instead of ``v``; the heads' block-diagonal
+    ``context`` and the output convolution are folded into one ``inner x channels`` matrix applied to ``q``.
+    No per-pixel tensor wider than ``inner`` is made and none is copied into another layout, which matters
+    because the attention is widest (``3 * inner`` against ``channels``) at full resolution.
+    """
 
     def __init__(self, channels: int, heads: int = 4, head_dim: int = 32) -> None:
         super().__init__()
@@ -80,13 +91,24 @@ class LinearAttention(nn.Module):
         self.out = nn.Sequential(nn.Conv2d(inner, channels, 1), nn.GroupNorm(1, channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, _, hgt, wid = x.shape
-        q, k, v = (u.reshape(b, self.heads, -1, hgt * wid) for u in self.qkv(self.norm(x)).chunk(3, dim=1))
-        q = q.softmax(dim=-2) * self.scale
+        b, channels, hgt, wid = x.shape
+        inner = self.qkv.out_channels // 3
+        pixels = self.norm(x).flatten(2)  # (b, channels, n): a view in either memory layout
+        q, k = (self.qkv.weight[: 2 * inner].flatten(1) @ pixels).chunk(2, dim=1)  # each (b, inner, n)
+        q = q.unflatten(1, (self.heads, -1)).softmax(dim=2).flatten(1, 2)
         k = k.softmax(dim=-1)
-        context = torch.einsum("bhdn,bhen->bhde", k, v)
-        out = torch.einsum("bhde,bhdn->bhen", context, q).reshape(b, -1, hgt, wid)
-        return x + self.out(out)
+        w_v = self.qkv.weight[2 * inner :].flatten(1)
+        context = _head_blocks(k @ pixels.transpose(1, 2) @ w_v.T, self.heads)  # (b, inner, inner), block diagonal
+        conv = self.out[0]
+        mixed = q.transpose(1, 2) @ (self.scale * context @ conv.weight.flatten(1).T) + conv.bias  # (b, n, channels)
+        return x + self.out[1](mixed.transpose(1, 2).unflatten(2, (hgt, wid)))
+
+
+def _head_blocks(full: torch.Tensor, heads: int) -> torch.Tensor:
+    """The ``heads`` diagonal blocks of ``full`` (``(b, c, c)``) kept, the rest zeroed: each head's own ``d x d`` map."""
+    width = full.shape[-1] // heads
+    blocks = torch.diagonal(full.unflatten(-1, (heads, width)).unflatten(-3, (heads, width)), dim1=-4, dim2=-2)  # (b, d, d, heads)
+    return torch.diag_embed(blocks, dim1=-4, dim2=-2).flatten(-4, -3).flatten(-2, -1)
 
 
 class FullAttention(nn.Module):
