@@ -14,6 +14,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .._heads import block_diagonal, diagonal_blocks
+
 
 def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
     """Sinusoidal embedding of integer timesteps: ``[sin(t f_k), cos(t f_k)]`` with geometric ``f_k``.
@@ -78,8 +80,9 @@ class LinearAttention(nn.Module):
     The values enter only through ``context``, which equals ``k (x_hat W_v^T)`` with ``x_hat`` the normalised
     input, so ``k x_hat`` (``d x channels`` per head) is formed instead of ``v``; the heads' block-diagonal
     ``context`` and the output convolution are folded into one ``inner x channels`` matrix applied to ``q``.
-    No per-pixel tensor wider than ``inner`` is made and none is copied into another layout, which matters
-    because the attention is widest (``3 * inner`` against ``channels``) at full resolution.
+    Pixels are handled as rows of a ``pixels x channels`` matrix, which is the channels-last layout itself, and
+    no per-pixel tensor wider than ``inner`` is made: the attention is widest (``3 * inner`` against
+    ``channels``) at full resolution.
     """
 
     def __init__(self, channels: int, heads: int = 4, head_dim: int = 32) -> None:
@@ -92,23 +95,14 @@ class LinearAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, channels, hgt, wid = x.shape
-        inner = self.qkv.out_channels // 3
-        pixels = self.norm(x).flatten(2)  # (b, channels, n): a view in either memory layout
-        q, k = (self.qkv.weight[: 2 * inner].flatten(1) @ pixels).chunk(2, dim=1)  # each (b, inner, n)
-        q = q.unflatten(1, (self.heads, -1)).softmax(dim=2).flatten(1, 2)
-        k = k.softmax(dim=-1)
-        w_v = self.qkv.weight[2 * inner :].flatten(1)
-        context = _head_blocks(k @ pixels.transpose(1, 2) @ w_v.T, self.heads)  # (b, inner, inner), block diagonal
+        w_q, w_k, w_v = self.qkv.weight.flatten(1).chunk(3, dim=0)  # each inner x channels
+        pixels = self.norm(x).permute(0, 2, 3, 1).reshape(b, hgt * wid, channels)  # (b, n, channels): a view when channels-last
+        q = F.linear(pixels, w_q).unflatten(-1, (self.heads, -1)).softmax(dim=-1).flatten(-2)  # (b, n, inner)
+        k = F.linear(pixels, w_k).softmax(dim=1)  # over the pixels
+        context = block_diagonal(diagonal_blocks(k.transpose(1, 2) @ pixels @ w_v.T, self.heads))  # (b, inner, inner)
         conv = self.out[0]
-        mixed = q.transpose(1, 2) @ (self.scale * context @ conv.weight.flatten(1).T) + conv.bias  # (b, n, channels)
-        return x + self.out[1](mixed.transpose(1, 2).unflatten(2, (hgt, wid)))
-
-
-def _head_blocks(full: torch.Tensor, heads: int) -> torch.Tensor:
-    """The ``heads`` diagonal blocks of ``full`` (``(b, c, c)``) kept, the rest zeroed: each head's own ``d x d`` map."""
-    width = full.shape[-1] // heads
-    blocks = torch.diagonal(full.unflatten(-1, (heads, width)).unflatten(-3, (heads, width)), dim1=-4, dim2=-2)  # (b, d, d, heads)
-    return torch.diag_embed(blocks, dim1=-4, dim2=-2).flatten(-4, -3).flatten(-2, -1)
+        mixed = torch.baddbmm(conv.bias, q, self.scale * context @ conv.weight.flatten(1).T)  # (b, n, channels)
+        return x + self.out[1](mixed.unflatten(1, (hgt, wid)).permute(0, 3, 1, 2))
 
 
 class FullAttention(nn.Module):

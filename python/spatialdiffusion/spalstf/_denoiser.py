@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._heads import block_diagonal, diagonal_blocks
+
 ATTENTIONS = ("xca", "cell")
 CONDITIONS = ("lstm", "linear")
 
@@ -66,13 +68,11 @@ class CrossCovarianceAttention(nn.Module):
         heads, width = self.num_heads, hidden // self.num_heads
         q, k, v = self.qkv(x).split(hidden, dim=-1)  # each (..., n, c)
         gram = q.transpose(-2, -1) @ k  # (..., c, c): all channel pairs, of which the heads use the diagonal blocks
-        per_head = torch.diagonal(gram.unflatten(-1, (heads, width)).unflatten(-3, (heads, width)), dim1=-4, dim2=-2)
-        q_norm = _unit_norm(q).unflatten(-1, (heads, width))  # (..., h, d), as F.normalize divides
+        q_norm = _unit_norm(q).unflatten(-1, (heads, width))  # (..., h, d)
         k_norm = _unit_norm(k).unflatten(-1, (heads, width))
-        cosine = per_head.movedim(-1, -3) / (q_norm[..., :, None] * k_norm[..., None, :])  # (..., h, d, d)
+        cosine = diagonal_blocks(gram, heads) / (q_norm[..., :, None] * k_norm[..., None, :])  # (..., h, d, d)
         attn = torch.softmax(cosine * self.temperature, dim=-1)
-        mix = torch.diag_embed(attn.movedim(-3, -1), dim1=-4, dim2=-2).flatten(-4, -3).flatten(-2, -1)  # block diagonal (..., c, c)
-        return v @ (mix.transpose(-2, -1) @ self.proj.weight.T) + self.proj.bias
+        return v @ (block_diagonal(attn).transpose(-2, -1) @ self.proj.weight.T) + self.proj.bias
 
 
 def _unit_norm(x: torch.Tensor) -> torch.Tensor:
