@@ -114,9 +114,10 @@ def reconstruction_sse(
         The float32 scalar sum of squared errors.
     """
     total = propagated.new_zeros((), dtype=torch.float32)
-    for lo in range(0, propagated.shape[0], block_rows):
-        rows = slice(lo, lo + block_rows)
-        total = total + checkpoint(_block_sse, propagated[rows], decoder_weight, target[rows], use_reentrant=False)
+    # split, not slicing: the backward pass then joins the blocks' gradients once, where a slice's backward
+    # fills a full N x latent gradient per block (quadratic in N)
+    for block, block_target in zip(propagated.split(block_rows), target.split(block_rows)):
+        total = total + checkpoint(_block_sse, block, decoder_weight, block_target, use_reentrant=False)
     return total
 
 
