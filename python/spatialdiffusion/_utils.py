@@ -230,6 +230,17 @@ def single_threaded_numpy() -> Iterator[None]:
         yield
 
 
+@contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Run a block with torch's intra-op thread count set to ``threads``; the count is restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def torch_generator(seed: int, device: torch.device) -> torch.Generator:
     """A torch generator on ``device`` seeded with ``seed`` (CPU generator for MPS)."""
     gen_device = device if device.type == "cuda" else torch.device("cpu")

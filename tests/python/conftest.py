@@ -79,9 +79,7 @@ def dlpfc_151673(shared_file: Callable[[str], Path]) -> ad.AnnData:
 @pytest.fixture
 def one_torch_thread() -> Iterator[None]:
     """One torch thread for the test, restored afterwards."""
-    import torch
+    from spatialdiffusion._utils import torch_threads
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with torch_threads(1):
+        yield

@@ -12,6 +12,7 @@ import torch
 
 from threadpoolctl import threadpool_limits
 
+from spatialdiffusion._utils import torch_threads
 from spatialdiffusion.checks import check_counts
 from spatialdiffusion.diffusionst import (AUTO_ENHANCED_MAX_SPOTS, DIFFUSIONST_PRESETS, diffusionst, diffusionst_arrays,
                                          diffusionst_config, normalize_log_scale, select_hvg)
@@ -86,6 +87,23 @@ def test_channels_last_generation_matches_the_default_layout(monkeypatch: pytest
     monkeypatch.setattr(_stages, "generation_layout", lambda device: torch.contiguous_format)
     default, _ = enhance_diffusion(matrix, config, seed=3, device=torch.device("cpu"), verbose=False)
     np.testing.assert_allclose(channels_last, default, rtol=1e-5, atol=1e-5)
+
+
+def test_generation_two_batches_at_a_time_matches_one_at_a_time() -> None:
+    """With two torch threads the CPU generates two batches at once, one thread each: the same random draws, the
+    same values up to float32 rounding, repeatable, and still safe when writing over the input."""
+    rng = np.random.default_rng(6)
+    matrix = rng.gamma(2.0, 1.0, size=(70, 60)).astype(np.float32)  # 4 generation batches of 21 spots or fewer
+    config = diffusionst_config("fast", torch.device("cpu"), train_epochs=1, batch_size=16)[1]
+    one_at_a_time, _ = enhance_diffusion(matrix, config, seed=3, device=torch.device("cpu"), verbose=False)
+    with torch_threads(2):
+        two, _ = enhance_diffusion(matrix, config, seed=3, device=torch.device("cpu"), verbose=False)
+        again, _ = enhance_diffusion(matrix, config, seed=3, device=torch.device("cpu"), verbose=False)
+        buffer = matrix.copy()
+        over_input, _ = enhance_diffusion(buffer, config, seed=3, device=torch.device("cpu"), verbose=False, out=buffer)
+    np.testing.assert_allclose(two, one_at_a_time, rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(two, again)
+    np.testing.assert_array_equal(over_input, two)
 
 
 def test_training_steps_are_capped_and_enhancement_can_overwrite_its_input() -> None:

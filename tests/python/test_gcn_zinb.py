@@ -44,18 +44,20 @@ def test_gcn_forward_is_two_linear_propagations(heads_from: str) -> None:
 
 
 def test_blocked_reconstruction_loss_matches_the_whole_matrix() -> None:
-    """Value and gradients of the block-wise squared error equal those of the full product, blocks of any size."""
+    """Value and gradients of the block-wise squared error equal those of the full product, blocks of any size,
+    also when the loss is scaled before the backward pass (as the training loss weights it)."""
     gen = torch.Generator().manual_seed(0)
     propagated = torch.randn(37, 5, generator=gen, requires_grad=True)
     weight = torch.randn(5, 11, generator=gen, requires_grad=True)
     target = torch.randn(37, 11, generator=gen)
     full = ((propagated @ weight - target) ** 2).sum()
-    expected = torch.autograd.grad(full, (propagated, weight))
     for block_rows in (1, 8, 37, 100):
         blocked = reconstruction_sse(propagated, weight, target, block_rows)
         torch.testing.assert_close(blocked, full)
-        for got, want in zip(torch.autograd.grad(blocked, (propagated, weight)), expected):
-            torch.testing.assert_close(got, want)
+        for factor in (1.0, -0.3):
+            expected = torch.autograd.grad(factor * full, (propagated, weight), retain_graph=True)
+            for got, want in zip(torch.autograd.grad(factor * blocked, (propagated, weight), retain_graph=True), expected):
+                torch.testing.assert_close(got, want)
 
 
 def test_gcn_rejects_unknown_head_source() -> None:
@@ -78,3 +80,19 @@ def test_pca_initialisation_starts_near_the_least_squares_solution() -> None:
     out = reconstruction()
     # x has rank 4, so a rank-4 PCA start reconstructs it (almost) exactly
     assert float(((out - x) ** 2).mean()) < 1e-6 * max(random_err, 1.0) + 1e-6
+
+
+def test_pca_start_scale_is_the_least_squares_scale_of_the_propagated_reconstruction() -> None:
+    """``c`` = <h, x> / <h, h> with ``h = A^2 x V V^T``, computed here the direct way with the N x G ``h``."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(1)
+    x = rng.gamma(2.0, 1.0, size=(60, 25)).astype(np.float32)
+    adjacency = sp.random(60, 60, density=0.1, random_state=1, format="csr", dtype=np.float32) + sp.identity(60, dtype=np.float32)
+    prop = sp.csr_matrix(sp.diags(1.0 / np.asarray(adjacency.sum(axis=1)).ravel()) @ adjacency, dtype=np.float32)
+    model = GCNZINBAutoencoder(25, latent_dim=5, heads_from="latent")
+    model.initialise_from_pca(x, prop, seed=0)
+    v = model.decoder_weight.detach().numpy().T.astype(np.float64)  # V (G x latent), orthonormal columns
+    h = prop @ (prop @ (x @ v)) @ v.T
+    expected = float((h * x).sum() / (h * h).sum())
+    np.testing.assert_allclose(model.encoder_weight.detach().numpy(), expected * v, rtol=1e-4, atol=1e-6)

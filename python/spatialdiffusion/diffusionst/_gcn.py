@@ -5,13 +5,14 @@ map either the reconstruction ``h`` (the released code) or the latent ``z`` to t
 dropout probability of a zero-inflated negative binomial. ``h`` is the denoised matrix handed on.
 
 ``h`` is computed as ``(A z) W2``, the same product in the order that keeps the graph step on the narrow
-latent, and the reconstruction loss takes it block by block of spots (:func:`reconstruction_sse`), so that
-training holds no ``N x G`` matrix beyond the input.
+latent, and the reconstruction loss takes it, and its gradients, block by block of spots
+(:func:`reconstruction_sse`), so that training holds no ``N x G`` matrix beyond the input.
 """
 
 from __future__ import annotations
 
 from contextlib import nullcontext
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -19,7 +20,6 @@ import torch
 from sklearn.utils.extmath import randomized_svd
 from torch import nn
 from torch.nn import functional as F
-from torch.utils.checkpoint import checkpoint
 
 from .._utils import single_threaded_numpy
 
@@ -85,8 +85,32 @@ blocks more than twice as slow on the CPU.
 """
 
 
-def _block_sse(propagated: torch.Tensor, decoder_weight: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return (propagated @ decoder_weight - target).float().pow(2).sum()
+class _BlockedSquaredError(torch.autograd.Function):
+    """``sum((propagated @ decoder_weight - target) ** 2)`` with its gradients formed in the same pass over the blocks.
+
+    The squared error is quadratic, so its gradients follow from each block's residual ``r = P_b W2 - X_b``:
+    ``2 r W2^T`` for the block's rows of ``P`` and ``2 P_b^T r`` summed into ``W2``'s. Taking them while ``r``
+    is at hand stores only ``N x latent`` and ``latent x G`` numbers for the backward pass and reads each block
+    of ``target`` once, where automatic differentiation would recompute or keep every ``r``.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, propagated: torch.Tensor, decoder_weight: torch.Tensor, target: torch.Tensor, block_rows: int) -> torch.Tensor:
+        total = propagated.new_zeros((), dtype=torch.float32)
+        grad_propagated = torch.empty(propagated.shape, dtype=torch.float32, device=propagated.device)
+        grad_weight = torch.zeros(decoder_weight.shape, dtype=torch.float32, device=decoder_weight.device)
+        for block, block_target, block_grad in zip(propagated.split(block_rows), target.split(block_rows), grad_propagated.split(block_rows)):
+            residual = torch.addmm(block_target, block, decoder_weight, beta=-1).float()  # P_b W2 - X_b
+            total += torch.dot(residual.flatten(), residual.flatten())  # dot, unlike matmul, stays float32 under autocast
+            block_grad.copy_(residual @ decoder_weight.T)
+            grad_weight += block.T @ residual
+        ctx.save_for_backward(grad_propagated, grad_weight)
+        return total
+
+    @staticmethod
+    def backward(ctx: Any, grad_total: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None, None]:
+        grad_propagated, grad_weight = ctx.saved_tensors
+        return 2 * grad_total * grad_propagated, 2 * grad_total * grad_weight, None, None
 
 
 def reconstruction_sse(
@@ -94,8 +118,8 @@ def reconstruction_sse(
 ) -> torch.Tensor:
     """``sum((propagated @ decoder_weight - target) ** 2)``, differentiable, ``block_rows`` spots at a time.
 
-    Each block's ``block_rows x G`` product is recomputed in the backward pass instead of being kept
-    (activation checkpointing), so memory beyond ``target`` is one block, whatever the number of spots.
+    The gradients are taken block by block in the same pass, so memory beyond ``target`` is one
+    ``block_rows x G`` block and the ``N x latent`` and ``latent x G`` gradients, whatever the number of spots.
 
     Parameters
     ----------
@@ -104,7 +128,7 @@ def reconstruction_sse(
     decoder_weight
         ``latent x G`` decoder weight ``W2``.
     target
-        ``N x G`` values the reconstruction ``(A z) W2`` is compared with.
+        ``N x G`` values the reconstruction ``(A z) W2`` is compared with; a constant (no gradient flows to it).
     block_rows
         Spots per block.
 
@@ -113,12 +137,7 @@ def reconstruction_sse(
     torch.Tensor
         The float32 scalar sum of squared errors.
     """
-    total = propagated.new_zeros((), dtype=torch.float32)
-    # split, not slicing: the backward pass then joins the blocks' gradients once, where a slice's backward
-    # fills a full N x latent gradient per block (quadratic in N)
-    for block, block_target in zip(propagated.split(block_rows), target.split(block_rows)):
-        total = total + checkpoint(_block_sse, block, decoder_weight, block_target, use_reentrant=False)
-    return total
+    return _BlockedSquaredError.apply(propagated, decoder_weight, target, block_rows)
 
 
 class GCNZINBAutoencoder(nn.Module):
@@ -154,15 +173,18 @@ class GCNZINBAutoencoder(nn.Module):
         """Start at the PCA solution of the linear path: ``W1 = c V``, ``W2 = V^T``.
 
         ``V`` holds the top ``latent_dim`` right singular vectors of ``x`` (randomised SVD, seeded) and
-        ``c`` is the least-squares scale of ``h = A^2 x V V^T`` onto ``x`` (the propagation amplifies).
+        ``c`` is the least-squares scale of ``h = A^2 x V V^T`` onto ``x`` (the propagation amplifies):
+        ``<h, x> / <h, h>``. With ``B = A^2 x V`` and ``V``'s columns orthonormal, ``<h, x> = <B, x V>`` and
+        ``<h, h> = <B, B>``, so ``c`` comes from ``N x latent_dim`` matrices and no ``N x G`` one is formed.
         Computed on one BLAS thread, so that the starting point does not depend on the machine's thread count.
         """
         latent_dim = self.encoder_weight.shape[1]
         with single_threaded_numpy():
             _, _, vt = randomized_svd(x, latent_dim, random_state=seed)
             v = np.ascontiguousarray(vt.T, dtype=np.float32)
-            h = propagation @ (propagation @ (x @ v)) @ vt.astype(np.float32)
-            scale = float((h * x).sum() / max(float((h * h).sum()), 1e-12))
+            projected = x @ v
+            propagated = propagation @ (propagation @ projected)
+            scale = float((propagated * projected).sum() / max(float((propagated * propagated).sum()), 1e-12))
         self.encoder_weight.copy_(torch.from_numpy(v * scale))
         self.decoder_weight.copy_(torch.from_numpy(v.T.copy()))
 

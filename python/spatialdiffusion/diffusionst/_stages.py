@@ -10,12 +10,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.decomposition import PCA
 
+from .._batch_pipeline import map_batches
 from .._utils import mixed_precision, progress, randn, seeded_torch, single_threaded_numpy, torch_generator
 from ..diffusion import DDIMSampler, NoiseSchedule, sample
 from ..graph import to_torch_sparse
@@ -208,7 +210,9 @@ def enhance_diffusion(
     noising the spot to ``start_timestep`` and running DDIM back to a clean image; the ``n_keep`` candidates
     with the lowest MSE to the spot are averaged and replace it. Training and generation are batched over
     spots, and images are made batch by batch, so memory beyond ``matrix`` and the result does not grow
-    with ``N``.
+    with ``N``. On the CPU, two generation batches run at once, each on half of torch's threads
+    (:func:`~spatialdiffusion._batch_pipeline.map_batches`); their starting noise is drawn in batch order, and
+    DDIM with ``eta = 0`` draws nothing more, so the random stream is that of one batch at a time.
 
     Parameters
     ----------
@@ -292,20 +296,30 @@ def enhance_diffusion(
     unet = unet.to(memory_format=layout)
     sampler = DDIMSampler(schedule, config.sampling_steps)
     start = torch.full((1,), config.start_timestep, dtype=torch.long)
-    kept_mse = []
     batch = max(1, config.batch_size * 4 // config.n_candidates)
-    with torch.inference_mode():
+
+    def noised_batches() -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
+        """Each batch's first spot, images and noised candidate starts; the noise drawn in the order of the batches."""
         for lo in progress(range(0, n, batch), desc="DiffusionST: pseudo-images", verbose=verbose):
             x0 = images_of(slice(lo, lo + batch))
             reps = x0.repeat_interleave(config.n_candidates, dim=0).contiguous(memory_format=layout)
-            noisy = schedule.add_noise(reps, randn(tuple(reps.shape), generator, device), start.expand(reps.shape[0]).to(device))
+            yield lo, x0, schedule.add_noise(reps, randn(tuple(reps.shape), generator, device), start.expand(reps.shape[0]).to(device))
+
+    def enhance_batch(inputs: tuple[int, torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """Generate a batch's candidates, write the mean of the closest ``n_keep`` into ``out``; their MSEs."""
+        lo, x0, noisy = inputs
+        with torch.inference_mode():
+            # deterministic DDIM (eta = 0): the worker threads draw nothing from the shared generator
             candidates = sample(denoise, sampler, noisy, generator=generator, start_t=config.start_timestep) * pad_mask
             candidates = candidates.reshape(x0.shape[0], config.n_candidates, *x0.shape[1:])
             mse = ((candidates - x0[:, None]) ** 2).flatten(2).sum(-1) / pad_mask.sum()
             best = mse.topk(config.n_keep, dim=1, largest=False).indices
             chosen = torch.take_along_dim(candidates, best[:, :, None, None, None], dim=1)
-            out[lo : lo + batch] = image_scale.inverse(from_images(chosen.mean(dim=1).cpu().numpy(), g))
-            kept_mse.append(torch.take_along_dim(mse, best, dim=1).mean(dim=1).cpu())
+            out[lo : lo + x0.shape[0]] = image_scale.inverse(from_images(chosen.mean(dim=1).cpu().numpy(), g))
+            return torch.take_along_dim(mse, best, dim=1).mean(dim=1).cpu()
+
+    with torch.inference_mode():
+        kept_mse = list(map_batches(enhance_batch, noised_batches(), device))
     stats = {
         "unet_parameters": float(sum(p.numel() for p in unet.parameters())),
         "unet_train_steps": float(train_steps),
