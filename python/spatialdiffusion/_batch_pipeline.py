@@ -25,11 +25,11 @@ IN_FLIGHT = 2
 def map_batches(work: Callable[[Batch], Result], batches: Iterable[Batch], device: torch.device) -> Iterator[Result]:
     """``work(batch)`` for each of ``batches``, in order; on the CPU :data:`IN_FLIGHT` batches at a time.
 
-    ``batches`` is consumed by the calling thread, one batch ahead of the results handed back, so whatever it
-    draws from a random generator is drawn in the order of a plain loop. On the CPU with ``t >= 2`` torch threads,
-    ``work`` runs in :data:`IN_FLIGHT` worker threads with ``t // IN_FLIGHT`` torch threads each (torch's thread
-    count is restored afterwards); elsewhere it runs in the calling thread. A result may differ from the plain
-    loop's in the last bits of float32, as results do between thread counts.
+    ``batches`` is consumed by the calling thread, at most :data:`IN_FLIGHT` batches ahead of the results handed
+    back, so whatever it draws from a random generator is drawn in the order of a plain loop. On the CPU with
+    ``t >= 2`` torch threads, ``work`` runs in :data:`IN_FLIGHT` worker threads with ``t // IN_FLIGHT`` torch
+    threads each (torch's thread count is restored afterwards); elsewhere it runs in the calling thread. A result
+    may differ from the plain loop's in the last bits of float32, as results do between thread counts.
 
     Parameters
     ----------
