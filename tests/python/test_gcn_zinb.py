@@ -84,12 +84,11 @@ def test_pca_initialisation_starts_near_the_least_squares_solution() -> None:
 
 def test_pca_start_scale_is_the_least_squares_scale_of_the_propagated_reconstruction() -> None:
     """``c`` = <h, x> / <h, h> with ``h = A^2 x V V^T``, computed here the direct way with the N x G ``h``."""
-    import scipy.sparse as sp
+    from spatialdiffusion.graph import propagation_matrix, spatial_adjacency
 
     rng = np.random.default_rng(1)
     x = rng.gamma(2.0, 1.0, size=(60, 25)).astype(np.float32)
-    adjacency = sp.random(60, 60, density=0.1, random_state=1, format="csr", dtype=np.float32) + sp.identity(60, dtype=np.float32)
-    prop = sp.csr_matrix(sp.diags(1.0 / np.asarray(adjacency.sum(axis=1)).ravel()) @ adjacency, dtype=np.float32)
+    prop = propagation_matrix(spatial_adjacency(rng.uniform(0, 10, size=(60, 2)), 4))  # the pipeline's graph step
     model = GCNZINBAutoencoder(25, latent_dim=5, heads_from="latent")
     model.initialise_from_pca(x, prop, seed=0)
     v = model.decoder_weight.detach().numpy().T.astype(np.float64)  # V (G x latent), orthonormal columns
