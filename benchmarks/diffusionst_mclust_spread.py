@@ -3,8 +3,8 @@
 mclust starts EM from a model-based hierarchical clustering of a random subset of 2000 spots
 (``mclust.options("subset")``), so on slices with more spots the result depends on R's seed even for a
 fixed embedding. For each slice and pipeline seed this script computes the embedding once
-(``diffusionst_arrays(..., cluster=False)``: the preset's principal components, 10 in ``fast`` since commit
-642fd92 and 20 before - ``--set n_pcs=20`` gives the earlier embedding), then clusters it with mclust EEE +
+(``diffusionst_arrays(..., cluster=False)``: the preset's principal components, 10 in ``fast``; ``--set n_pcs=20``
+gives the 20 of the earlier ``fast``), then clusters it with mclust EEE +
 50-NN refinement under ``--mclust-seeds`` R seeds. The mean over those seeds estimates the ARI the pipeline
 gives for that embedding, free of the mclust draw. With ``--mclust-start subset all`` it also fits mclust once
 from a hierarchical clustering of every spot (``mclust_start="all"``, which no R seed changes) on the same

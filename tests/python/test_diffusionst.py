@@ -59,6 +59,25 @@ def test_linear_attention_follows_its_definition(layout: torch.memory_format) ->
     torch.testing.assert_close(attn(x), expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("simd_floats", [1, 64])  # torch's softmax for every width / exp and sums for every width
+@pytest.mark.parametrize("width", [3, 8, 32])
+def test_softmax_per_head_equals_torch_softmax_per_group(monkeypatch: pytest.MonkeyPatch, simd_floats: int, width: int) -> None:
+    from spatialdiffusion.diffusionst import _unet
+
+    monkeypatch.setattr(_unet, "CPU_SIMD_FLOATS", simd_floats)
+    torch.manual_seed(0)
+    x = (torch.randn(2, 5, 4 * width) * 30).requires_grad_()  # logits far apart: exp(x) alone would overflow
+    x.data[0, 0, :width] += 500.0  # one group far above the others
+    weights = torch.randn(2, 5, 4 * width)
+    out = _unet.softmax_per_head(x, 4)
+    expected = x.unflatten(-1, (4, width)).softmax(dim=-1).flatten(-2)
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(out.unflatten(-1, (4, width)).sum(-1), torch.ones(2, 5, 4))
+    (grad,) = torch.autograd.grad((out * weights).sum(), x)
+    (expected_grad,) = torch.autograd.grad((expected * weights).sum(), x)
+    torch.testing.assert_close(grad, expected_grad, rtol=1e-4, atol=1e-5)
+
+
 def test_enhancement_is_seeded_and_keeps_shape() -> None:
     rng = np.random.default_rng(0)
     matrix = rng.gamma(2.0, 1.0, size=(40, 60)).astype(np.float32)
