@@ -149,6 +149,22 @@ def unet_downsampling(config: DiffusionSTConfig) -> int:
     return config.unet_patch_size * 2 ** (len(config.unet_mults) - 1)
 
 
+def build_unet(config: DiffusionSTConfig) -> UNet:
+    """The configured U-Net, with fresh weights from torch's global random state, on the CPU.
+
+    ``unet_channels`` wide at full resolution, ``unet_mults`` per resolution, ``unet_patch_size``; 4 attention
+    heads of ``min(32, unet_channels)`` features and :func:`~spatialdiffusion.diffusionst._config.unet_groups`
+    GroupNorm groups.
+    """
+    return UNet(config.unet_channels, config.unet_mults, groups=unet_groups(config.unet_channels), heads=4,
+                head_dim=min(32, config.unet_channels), patch_size=config.unet_patch_size)
+
+
+def generation_batch_spots(config: DiffusionSTConfig) -> int:
+    """Spots per generation batch: ``4 * batch_size // n_candidates`` (at least 1), about four training batches of images."""
+    return max(1, config.batch_size * 4 // config.n_candidates)
+
+
 @dataclass(frozen=True)
 class ImageScale:
     """Affine map of an ``N x G`` matrix onto the diffusion model's [-1, 1] scale, and back.
@@ -268,8 +284,7 @@ def enhance_diffusion(
     generator = torch_generator(seed, device)
     schedule = NoiseSchedule.linear(config.diffusion_timesteps, config.beta_start, config.beta_end)
     with seeded_torch(seed):
-        unet = UNet(config.unet_channels, config.unet_mults, groups=unet_groups(config.unet_channels), heads=4,
-                    head_dim=min(32, config.unet_channels), patch_size=config.unet_patch_size).to(device)
+        unet = build_unet(config).to(device)
     optimizer = torch.optim.Adam(unet.parameters(), lr=config.diffusion_lr)
 
     def denoise(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -296,7 +311,7 @@ def enhance_diffusion(
     unet = unet.to(memory_format=layout)
     sampler = DDIMSampler(schedule, config.sampling_steps)
     start = torch.full((1,), config.start_timestep, dtype=torch.long)
-    batch = max(1, config.batch_size * 4 // config.n_candidates)
+    batch = generation_batch_spots(config)
 
     def noised_batches() -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
         """Each batch's first spot, images and noised candidate starts; the noise drawn in the order of the batches."""
